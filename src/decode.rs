@@ -1,0 +1,233 @@
+//! Image bytes → upright 8-bit RGB, with the limits Azure Image Analysis enforces.
+//!
+//! The header is read first and the declared size checked before any pixel buffer exists, so a
+//! tiny file that declares a gigantic canvas (a decompression bomb) is refused cheaply.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
+
+use crate::error::{Result, SightlineError};
+
+/// Azure Image Analysis 4.0 accepts files up to 20 MB…
+pub const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
+/// …whose sides are between 50 and 16,000 pixels.
+pub const MIN_IMAGE_SIDE: u32 = 50;
+pub const MAX_IMAGE_SIDE: u32 = 16_000;
+/// Cap on what one decoder may allocate: a full-size 16-bit RGBA canvas would need 2 GB, more
+/// than a browser tab can give; 8-bit RGB at the maximum size (768 MB) still fits.
+const MAX_DECODER_ALLOC: u64 = 1536 * 1024 * 1024;
+
+/// The formats Sightline decodes (the same set Azure accepts, minus ICO/MPO).
+pub const SUPPORTED_FORMATS: [ImageFormat; 6] = [
+    ImageFormat::Jpeg,
+    ImageFormat::Png,
+    ImageFormat::WebP,
+    ImageFormat::Gif,
+    ImageFormat::Bmp,
+    ImageFormat::Tiff,
+];
+
+/// A decoded image, upright (EXIF orientation applied), as PIL's `convert("RGB")` would give it.
+#[derive(Debug, Clone)]
+pub struct DecodedImage {
+    pub rgb: RgbImage,
+    pub format: ImageFormat,
+}
+
+impl DecodedImage {
+    pub fn width(&self) -> u32 {
+        self.rgb.width()
+    }
+
+    pub fn height(&self) -> u32 {
+        self.rgb.height()
+    }
+}
+
+pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage> {
+    if bytes.is_empty() {
+        return Err(SightlineError::EmptyImage);
+    }
+    if bytes.len() > MAX_IMAGE_BYTES {
+        return Err(SightlineError::ImageTooLarge { size: bytes.len(), limit: MAX_IMAGE_BYTES });
+    }
+    let format = sniff_format(bytes)?;
+    let format_name = format_name(format);
+
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::no_limits();
+    limits.max_alloc = Some(MAX_DECODER_ALLOC);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| decode_error(format_name, e))?;
+
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height)?;
+
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(format_name, e))?;
+    image.apply_orientation(orientation);
+
+    // Alpha is dropped, not composited: that is what PIL's convert("RGB") does and what the
+    // reference preprocessing therefore saw during training and evaluation.
+    let rgb = match image {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        other => other.to_rgb8(),
+    };
+    Ok(DecodedImage { rgb, format })
+}
+
+fn check_dimensions(width: u32, height: u32) -> Result<()> {
+    let in_range = |side: u32| (MIN_IMAGE_SIDE..=MAX_IMAGE_SIDE).contains(&side);
+    if in_range(width) && in_range(height) {
+        Ok(())
+    } else {
+        Err(SightlineError::ImageDimensionsOutOfRange {
+            width,
+            height,
+            min: MIN_IMAGE_SIDE,
+            max: MAX_IMAGE_SIDE,
+        })
+    }
+}
+
+/// Identify the container from its magic bytes, naming common formats we do not decode so the
+/// user learns what they actually sent.
+fn sniff_format(bytes: &[u8]) -> Result<ImageFormat> {
+    if let Ok(format) = image::guess_format(bytes) {
+        if SUPPORTED_FORMATS.contains(&format) {
+            return Ok(format);
+        }
+        return Err(SightlineError::UnsupportedImageFormat {
+            detected: Some(format_name(format).to_string()),
+        });
+    }
+    let head = &bytes[..bytes.len().min(512)];
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    let contains = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
+    let detected = if head.len() >= 12 && &head[4..8] == b"ftyp" {
+        match &head[8..12] {
+            b"heic" | b"heix" | b"mif1" | b"msf1" | b"hevc" => Some("HEIC/HEIF"),
+            b"avif" | b"avis" => Some("AVIF"),
+            _ => Some("an ISO media (MP4/MOV) file"),
+        }
+    } else if starts(b"%PDF") {
+        Some("PDF")
+    } else if contains(b"<svg") {
+        Some("SVG")
+    } else if starts(b"\xFF\x0A") || starts(b"\x00\x00\x00\x0CJXL ") {
+        Some("JPEG XL")
+    } else {
+        None
+    };
+    Err(SightlineError::UnsupportedImageFormat { detected: detected.map(str::to_string) })
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::Png => "PNG",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Gif => "GIF",
+        ImageFormat::Bmp => "BMP",
+        ImageFormat::Tiff => "TIFF",
+        ImageFormat::Avif => "AVIF",
+        ImageFormat::Ico => "ICO",
+        ImageFormat::Pnm => "PNM",
+        ImageFormat::Tga => "TGA",
+        ImageFormat::Dds => "DDS",
+        ImageFormat::Hdr => "Radiance HDR",
+        ImageFormat::OpenExr => "OpenEXR",
+        ImageFormat::Farbfeld => "Farbfeld",
+        ImageFormat::Qoi => "QOI",
+        _ => "unknown",
+    }
+}
+
+fn decode_error(format: &str, error: ImageError) -> SightlineError {
+    match error {
+        ImageError::Unsupported(e) => SightlineError::UnsupportedImageFormat {
+            detected: Some(format!("{format} variant: {e}")),
+        },
+        ImageError::Limits(e) => SightlineError::CorruptImage {
+            format: format.to_string(),
+            reason: format!("decoding would need more memory than allowed ({e})"),
+        },
+        other => SightlineError::CorruptImage { format: format.to_string(), reason: other.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        RgbImage::new(width, height)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    /// A valid PNG header + IHDR that declares `side`×`side` pixels, followed by nothing.
+    fn png_header_declaring(side: u32) -> Vec<u8> {
+        let mut bytes = png(64, 64);
+        bytes[16..20].copy_from_slice(&side.to_be_bytes());
+        bytes[20..24].copy_from_slice(&side.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        bytes
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn refuses_empty_and_oversized_input() {
+        assert_eq!(decode_image(&[]).unwrap_err(), SightlineError::EmptyImage);
+        let big = vec![0u8; MAX_IMAGE_BYTES + 1];
+        assert!(matches!(decode_image(&big), Err(SightlineError::ImageTooLarge { .. })));
+    }
+
+    #[test]
+    fn names_formats_it_does_not_decode() {
+        let err = decode_image(b"%PDF-1.7 hello").unwrap_err();
+        assert!(err.to_string().contains("PDF"), "{err}");
+        let err = decode_image(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic").unwrap_err();
+        assert!(err.to_string().contains("HEIC"), "{err}");
+        let err = decode_image(b"just some text, not an image").unwrap_err();
+        assert_eq!(err.code(), "InvalidImageFormat");
+    }
+
+    #[test]
+    fn refuses_a_bomb_from_its_header() {
+        // 100000×100000 declared in 70 bytes: refused before a pixel buffer is allocated.
+        let err = decode_image(&png_header_declaring(100_000)).unwrap_err();
+        assert!(matches!(err, SightlineError::ImageDimensionsOutOfRange { width: 100_000, .. }), "{err}");
+        assert_eq!(err.code(), "InvalidImageDimension");
+    }
+
+    #[test]
+    fn enforces_side_limits() {
+        assert!(decode_image(&png(50, 50)).is_ok());
+        assert!(matches!(
+            decode_image(&png(49, 200)),
+            Err(SightlineError::ImageDimensionsOutOfRange { width: 49, height: 200, .. })
+        ));
+    }
+
+    #[test]
+    fn truncated_file_is_corrupt_not_a_panic() {
+        let bytes = png(300, 300);
+        let err = decode_image(&bytes[..bytes.len() / 2]).unwrap_err();
+        assert_eq!(err.code(), "InvalidImageFormat", "{err}");
+    }
+}

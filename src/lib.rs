@@ -1,0 +1,27 @@
+//! Sightline: SigLIP image and text embeddings and zero-shot tagging, in Rust that runs the same
+//! natively and in WebAssembly.
+//!
+//! The pipeline is `decode` (bytes → upright RGB) → `preprocess` (→ `pixel_values`) → `tower`
+//! (tract-onnx inference) → `scoring` (cosine, sigmoid). `siglip::SiglipModel` ties them
+//! together; `wasm` is the only JavaScript-facing surface. Nothing here touches a filesystem: every
+//! model and image arrives as bytes.
+
+pub mod decode;
+pub mod descriptor;
+pub mod error;
+pub mod preprocess;
+pub mod resample;
+pub mod scoring;
+pub mod siglip;
+pub mod tokenizer;
+mod tower;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use decode::{decode_image, DecodedImage};
+pub use descriptor::{ModelDescriptor, Resample};
+pub use error::{Result, SightlineError};
+pub use scoring::LabelScore;
+pub use siglip::{ImageEmbedding, ModelFiles, SiglipModel};
+pub use tokenizer::TextTokenizer;

@@ -1,0 +1,187 @@
+//! A loaded SigLIP model: descriptor + vision tower + optional text tower and tokenizer.
+//! Everything is loaded from bytes so the same code serves the CLI, tests and the browser.
+
+use tract_onnx::prelude::Tensor;
+
+use crate::decode::{decode_image, DecodedImage};
+use crate::descriptor::ModelDescriptor;
+use crate::error::{Result, SightlineError};
+use crate::preprocess::pixel_values;
+use crate::scoring::{l2_normalize, zero_shot, LabelScore};
+use crate::tokenizer::TextTokenizer;
+use crate::tower::{Tower, TowerKind};
+
+/// The raw bytes of a model's parts. The text tower and tokenizer are optional (a vision-only
+/// model still embeds images) but come together.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelFiles<'a> {
+    pub descriptor: &'a [u8],
+    pub vision_model: &'a [u8],
+    pub text_model: Option<&'a [u8]>,
+    pub tokenizer: Option<&'a [u8]>,
+}
+
+#[derive(Debug)]
+struct TextSide {
+    tower: Tower,
+    tokenizer: TextTokenizer,
+}
+
+#[derive(Debug)]
+pub struct SiglipModel {
+    descriptor: ModelDescriptor,
+    vision: Tower,
+    text: Option<TextSide>,
+}
+
+/// An image's embedding with the size of the upright image it came from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ImageEmbedding {
+    pub width: u32,
+    pub height: u32,
+    pub embedding: Vec<f32>,
+}
+
+impl SiglipModel {
+    pub fn load(files: ModelFiles<'_>) -> Result<SiglipModel> {
+        let descriptor = ModelDescriptor::from_json(files.descriptor)?;
+        let vision = Tower::load(
+            files.vision_model,
+            TowerKind::Vision { image_size: descriptor.image_size as usize },
+        )?;
+        let text = match (files.text_model, files.tokenizer) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(SightlineError::tokenizer(
+                    "a text model was given without its tokenizer.json",
+                ))
+            }
+            (Some(text_model), Some(tokenizer)) => {
+                let tokenizer = TextTokenizer::from_json(tokenizer, &descriptor)?;
+                let tower = Tower::load(
+                    text_model,
+                    TowerKind::Text { length: descriptor.max_text_length },
+                )?;
+                if tower.embedding_dim() != vision.embedding_dim() {
+                    return Err(SightlineError::ModelInterfaceMismatch {
+                        what: "text model".into(),
+                        reason: format!(
+                            "its embeddings have {} dimensions but the vision model's have {}: \
+                             the two files are from different models",
+                            tower.embedding_dim(),
+                            vision.embedding_dim()
+                        ),
+                    });
+                }
+                Some(TextSide { tower, tokenizer })
+            }
+        };
+        Ok(SiglipModel { descriptor, vision, text })
+    }
+
+    pub fn descriptor(&self) -> &ModelDescriptor {
+        &self.descriptor
+    }
+
+    pub fn embedding_dim(&self) -> usize {
+        self.vision.embedding_dim()
+    }
+
+    pub fn has_text(&self) -> bool {
+        self.text.is_some()
+    }
+
+    /// Decode, preprocess and embed image file bytes.
+    pub fn embed_image(&self, bytes: &[u8]) -> Result<ImageEmbedding> {
+        let image = decode_image(bytes)?;
+        self.embed_decoded(&image)
+    }
+
+    pub fn embed_decoded(&self, image: &DecodedImage) -> Result<ImageEmbedding> {
+        let pixels = pixel_values(&image.rgb, &self.descriptor);
+        Ok(ImageEmbedding {
+            width: image.width(),
+            height: image.height(),
+            embedding: self.embed_pixel_values(&pixels)?,
+        })
+    }
+
+    /// Embed an already preprocessed `[3, size, size]` CHW tensor.
+    pub fn embed_pixel_values(&self, pixel_values: &[f32]) -> Result<Vec<f32>> {
+        let size = self.descriptor.image_size as usize;
+        if pixel_values.len() != 3 * size * size {
+            return Err(SightlineError::argument(format!(
+                "pixel_values has {} values, expected 3×{size}×{size}",
+                pixel_values.len()
+            )));
+        }
+        let input = Tensor::from_shape(&[1, 3, size, size], pixel_values)
+            .map_err(SightlineError::inference)?;
+        let mut embedding = self.vision.run(input)?;
+        l2_normalize(&mut embedding);
+        Ok(embedding)
+    }
+
+    fn text_side(&self, purpose: &'static str) -> Result<&TextSide> {
+        self.text.as_ref().ok_or(SightlineError::MissingTower { tower: "text", purpose })
+    }
+
+    /// The fixed-length ids the text tower sees for `text`.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        self.text_side("tokenize text")?.tokenizer.encode(text)
+    }
+
+    pub fn embed_text(&self, text: &str) -> Result<Vec<f32>> {
+        let side = self.text_side("embed text")?;
+        let ids: Vec<i64> = side.tokenizer.encode(text)?.into_iter().map(i64::from).collect();
+        let input = Tensor::from_shape(&[1, ids.len()], &ids).map_err(SightlineError::inference)?;
+        let mut embedding = side.tower.run(input)?;
+        l2_normalize(&mut embedding);
+        Ok(embedding)
+    }
+
+    pub fn embed_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        texts.iter().map(|t| self.embed_text(t.as_ref())).collect()
+    }
+
+    /// Text embeddings of the zero-shot prompts for `labels` (template applied).
+    pub fn embed_labels<S: AsRef<str>>(&self, labels: &[S]) -> Result<Vec<Vec<f32>>> {
+        check_labels(labels)?;
+        labels.iter().map(|l| self.embed_text(&self.descriptor.prompt_for(l.as_ref().trim()))).collect()
+    }
+
+    /// Zero-shot scores of `labels` against an image embedding, in the labels' order.
+    pub fn score_labels<S: AsRef<str>>(
+        &self,
+        image_embedding: &[f32],
+        labels: &[S],
+        label_embeddings: &[Vec<f32>],
+    ) -> Vec<LabelScore> {
+        let labels: Vec<String> = labels.iter().map(|l| l.as_ref().trim().to_string()).collect();
+        zero_shot(
+            image_embedding,
+            &labels,
+            label_embeddings,
+            self.descriptor.logit_scale,
+            self.descriptor.logit_bias,
+        )
+    }
+
+    /// Embed the image and score each label independently (multi-label), in the labels' order.
+    pub fn classify<S: AsRef<str>>(&self, image_bytes: &[u8], labels: &[S]) -> Result<Vec<LabelScore>> {
+        check_labels(labels)?;
+        let image = self.embed_image(image_bytes)?;
+        let label_embeddings = self.embed_labels(labels)?;
+        Ok(self.score_labels(&image.embedding, labels, &label_embeddings))
+    }
+}
+
+fn check_labels<S: AsRef<str>>(labels: &[S]) -> Result<()> {
+    if labels.is_empty() {
+        return Err(SightlineError::argument("give at least one label"));
+    }
+    if let Some(i) = labels.iter().position(|l| l.as_ref().trim().is_empty()) {
+        return Err(SightlineError::argument(format!("label {} is empty", i + 1)));
+    }
+    Ok(())
+}

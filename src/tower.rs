@@ -1,0 +1,165 @@
+//! One SigLIP tower (vision or text) loaded from ONNX bytes with tract, its interface checked
+//! against the Xenova export so a wrong file fails at load time with a useful message instead of
+//! producing garbage or a shape error deep inside inference.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+use crate::error::{Result, SightlineError};
+
+/// Which tower, with the fixed input geometry it will be run at.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TowerKind {
+    /// `pixel_values` f32 [1, 3, size, size]
+    Vision { image_size: usize },
+    /// `input_ids` i64 [1, length]
+    Text { length: usize },
+}
+
+impl TowerKind {
+    fn what(self) -> &'static str {
+        match self {
+            TowerKind::Vision { .. } => "vision model",
+            TowerKind::Text { .. } => "text model",
+        }
+    }
+
+    fn input_name(self) -> &'static str {
+        match self {
+            TowerKind::Vision { .. } => "pixel_values",
+            TowerKind::Text { .. } => "input_ids",
+        }
+    }
+
+    fn datum_type(self) -> DatumType {
+        match self {
+            TowerKind::Vision { .. } => f32::datum_type(),
+            TowerKind::Text { .. } => i64::datum_type(),
+        }
+    }
+
+    fn shape(self) -> Vec<usize> {
+        match self {
+            TowerKind::Vision { image_size } => vec![1, 3, image_size, image_size],
+            TowerKind::Text { length } => vec![1, length],
+        }
+    }
+}
+
+/// The output every SigLIP export has: the pooled, projected embedding (before normalisation).
+const POOLED_OUTPUT: &str = "pooler_output";
+
+pub(crate) struct Tower {
+    kind: TowerKind,
+    plan: Arc<TypedRunnableModel>,
+    embedding_dim: usize,
+}
+
+impl std::fmt::Debug for Tower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tower").field("kind", &self.kind).field("embedding_dim", &self.embedding_dim).finish()
+    }
+}
+
+impl Tower {
+    pub(crate) fn load(bytes: &[u8], kind: TowerKind) -> Result<Tower> {
+        let what = kind.what();
+        let invalid = |reason: String| SightlineError::InvalidModel { what: what.into(), reason };
+        let mismatch =
+            |reason: String| SightlineError::ModelInterfaceMismatch { what: what.into(), reason };
+        if bytes.is_empty() {
+            return Err(invalid("the file is empty".into()));
+        }
+        // The export annotates intermediate values with a symbolic batch size; we run at a fixed
+        // shape, so those annotations would only conflict with it.
+        let mut model = tract_onnx::onnx()
+            .with_ignore_output_shapes(true)
+            .with_ignore_value_info(true)
+            .model_for_read(&mut Cursor::new(bytes))
+            .map_err(|e| invalid(format!("{e:#}")))?;
+        if model.nodes().is_empty() {
+            return Err(invalid("it contains no graph".into()));
+        }
+
+        check_input(&model, kind).map_err(mismatch)?;
+        let pooled = find_output(&model, POOLED_OUTPUT).map_err(mismatch)?;
+        model.select_output_outlets(&[pooled]).map_err(|e| invalid(e.to_string()))?;
+        let fact = InferenceFact::dt_shape(kind.datum_type(), kind.shape());
+        model.set_input_fact(0, fact).map_err(|e| invalid(e.to_string()))?;
+
+        let optimized = model.into_optimized().map_err(|e| {
+            mismatch(format!("it cannot run on input {:?}: {e:#}", kind.shape()))
+        })?;
+        let output_shape = optimized
+            .output_fact(0)
+            .ok()
+            .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
+            .unwrap_or_default();
+        let embedding_dim = match output_shape.as_slice() {
+            [1, dim] if *dim > 0 => *dim,
+            other => {
+                return Err(mismatch(format!("{POOLED_OUTPUT} has shape {other:?}, expected [1, dim]")))
+            }
+        };
+        let plan = optimized.into_runnable().map_err(|e| invalid(format!("{e:#}")))?;
+        Ok(Tower { kind, plan, embedding_dim })
+    }
+
+    pub(crate) fn embedding_dim(&self) -> usize {
+        self.embedding_dim
+    }
+
+    /// Run on one input; returns the raw (unnormalised) pooled embedding.
+    pub(crate) fn run(&self, input: Tensor) -> Result<Vec<f32>> {
+        debug_assert_eq!(input.shape(), self.kind.shape().as_slice());
+        let outputs = self.plan.run(tvec!(input.into())).map_err(SightlineError::inference)?;
+        let output = outputs.into_iter().next().ok_or_else(|| SightlineError::inference("no output"))?;
+        let view = output.try_as_plain_ram().map_err(SightlineError::inference)?;
+        let values = view.as_slice::<f32>().map_err(SightlineError::inference)?;
+        Ok(values.to_vec())
+    }
+}
+
+fn check_input(model: &InferenceModel, kind: TowerKind) -> std::result::Result<(), String> {
+    let inputs = model.input_outlets().map_err(|e| e.to_string())?;
+    let names: Vec<&str> = inputs.iter().map(|o| model.node(o.node).name.as_str()).collect();
+    if names != [kind.input_name()] {
+        return Err(format!("expected one input named {:?}, found {names:?}", kind.input_name()));
+    }
+    let fact = model.input_fact(0).map_err(|e| e.to_string())?;
+    if let Some(dt) = fact.datum_type.concretize() {
+        if dt != kind.datum_type() {
+            return Err(format!("input {} is {dt:?}, expected {:?}", kind.input_name(), kind.datum_type()));
+        }
+    }
+    // Declared dims must agree with ours where they are concrete (batch and length may be symbols).
+    let expected = kind.shape();
+    if let Some(rank) = fact.shape.rank().concretize() {
+        if rank as usize != expected.len() {
+            return Err(format!("input {} has rank {rank}, expected {}", kind.input_name(), expected.len()));
+        }
+        for (axis, (dim, want)) in fact.shape.dims().zip(&expected).enumerate().skip(1) {
+            if let Some(Ok(have)) = dim.concretize().map(|d| d.to_i64()) {
+                if have != *want as i64 {
+                    return Err(format!(
+                        "input {} has size {have} on axis {axis}, expected {want} (shape {expected:?})",
+                        kind.input_name()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn find_output(model: &InferenceModel, name: &str) -> std::result::Result<OutletId, String> {
+    let outputs = model.output_outlets().map_err(|e| e.to_string())?;
+    let label = |o: &OutletId| model.outlet_label(*o).unwrap_or(&model.node(o.node).name).to_string();
+    outputs.iter().find(|o| label(o) == name).copied().ok_or_else(|| {
+        let names: Vec<String> = outputs.iter().map(label).collect();
+        format!("no output named {name:?}; outputs are {names:?}")
+    })
+}

@@ -1,0 +1,382 @@
+//! Parity with the Python reference (Hugging Face preprocessing + onnxruntime), run identically
+//! natively (`cargo test`) and in WebAssembly (`cargo test --target wasm32-unknown-unknown`).
+//!
+//! Every input is compiled in with `include_bytes!`, so the wasm build needs no filesystem. The
+//! golden numbers come from scripts/golden/make_golden.py (see tests/golden/README.md); the tiny
+//! synthetic model comes from `scripts/fetch-models --mirror ../shared/models siglip-test-tiny`,
+//! and the photos from ../shared/images.
+
+use serde_json::Value;
+use sightline::preprocess::{normalize_to_chw, resize_rgb};
+use sightline::tokenizer::TextTokenizer;
+use sightline::{decode_image, ModelDescriptor, ModelFiles, SiglipModel};
+
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+macro_rules! report {
+    ($($t:tt)*) => {{
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_test::console_log!($($t)*);
+        #[cfg(not(target_arch = "wasm32"))]
+        println!($($t)*);
+    }};
+}
+
+/// `(path relative to the repo root, bytes)` for every file the golden data refers to.
+macro_rules! files {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path)) as &[u8])),*]
+    };
+}
+
+const IMAGES: &[(&str, &[u8])] = files![
+    "../shared/images/photos/astronaut.png",
+    "../shared/images/photos/chelsea.png",
+    "../shared/images/photos/coffee.png",
+    "../shared/images/photos/rocket.jpg",
+    "../shared/images/ocr/simple-90.jpg",
+    "tests/golden/inputs/anim.gif",
+    "tests/golden/inputs/checker.png",
+    "tests/golden/inputs/exif_mirror2.png",
+    "tests/golden/inputs/exif_rot3.jpg",
+    "tests/golden/inputs/exif_rot6.jpg",
+    "tests/golden/inputs/exif_rot8.jpg",
+    "tests/golden/inputs/gray.png",
+    "tests/golden/inputs/gray16.png",
+    "tests/golden/inputs/gray_alpha.png",
+    "tests/golden/inputs/large.png",
+    "tests/golden/inputs/lossless.webp",
+    "tests/golden/inputs/lossy.webp",
+    "tests/golden/inputs/noise.png",
+    "tests/golden/inputs/palette.png",
+    "tests/golden/inputs/photo.jpg",
+    "tests/golden/inputs/rgb.bmp",
+    "tests/golden/inputs/rgb.tiff",
+    "tests/golden/inputs/rgb16.png",
+    "tests/golden/inputs/rgba.png",
+    "tests/golden/inputs/small50.png",
+    "tests/golden/inputs/tall.png",
+    "tests/golden/inputs/wide.png",
+];
+
+const PIXELS: &[(&str, &[u8])] = files![
+    "tests/golden/pixels/anim.png",
+    "tests/golden/pixels/checker.png",
+    "tests/golden/pixels/exif_mirror2.png",
+    "tests/golden/pixels/exif_rot3.png",
+    "tests/golden/pixels/exif_rot6.png",
+    "tests/golden/pixels/exif_rot8.png",
+    "tests/golden/pixels/gray.png",
+    "tests/golden/pixels/gray16.png",
+    "tests/golden/pixels/gray_alpha.png",
+    "tests/golden/pixels/large.png",
+    "tests/golden/pixels/lossless.png",
+    "tests/golden/pixels/lossy.png",
+    "tests/golden/pixels/noise.png",
+    "tests/golden/pixels/palette.png",
+    "tests/golden/pixels/photo.png",
+    "tests/golden/pixels/rgb_bmp.png",
+    "tests/golden/pixels/rgb_tiff.png",
+    "tests/golden/pixels/rgb16.png",
+    "tests/golden/pixels/rgba.png",
+    "tests/golden/pixels/small50.png",
+    "tests/golden/pixels/tall.png",
+    "tests/golden/pixels/wide.png",
+];
+
+const GOLDEN: &str = include_str!("golden/embeddings.json");
+const TOKENIZER_CASES: &str = include_str!("golden/tokenizer_cases.json");
+const SHARED_TOKENIZER_CASES: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/models/siglip-base-patch16-224/tokenizer_test_cases.json"
+));
+
+const DESCRIPTOR: &[u8] = include_bytes!("../models/siglip-test-tiny/sightline.json");
+const TOKENIZER: &[u8] = include_bytes!("../models/siglip-test-tiny/tokenizer.json");
+const MODELS: &[(&str, &[u8], &[u8])] = &[
+    (
+        "tiny-fp32",
+        include_bytes!("../models/siglip-test-tiny/onnx/vision_model.onnx"),
+        include_bytes!("../models/siglip-test-tiny/onnx/text_model.onnx"),
+    ),
+    (
+        "tiny-quant",
+        include_bytes!("../models/siglip-test-tiny/onnx/vision_model_quantized.onnx"),
+        include_bytes!("../models/siglip-test-tiny/onnx/text_model_quantized.onnx"),
+    ),
+];
+
+/// Random-weight models put two different but similar images at cosine ≈ 0.999, so parity must
+/// be tighter than that to mean anything.
+const MIN_COSINE: f32 = 0.9999;
+
+/// The dynamically quantised tiny model does not reach MIN_COSINE on every input even with
+/// byte-identical input tensors: palette.png gives 0.99988 and noise.png 0.99978. Requantising
+/// activations at run time is discontinuous, so last-bit float differences between tract and
+/// onnxruntime flip int8 values; a 32-wide random model amplifies that. This bound is the measured
+/// state, not the goal (0.9999): see the open note on issue 2.
+const QUANTIZED_MIN_COSINE: f32 = 0.9997;
+
+/// JPEG leaves IDCT and chroma-upsampling rounding to the decoder: PIL's libjpeg-turbo and our
+/// zune-jpeg differ by up to 4 levels on the generated 4:2:0 JPEGs (saturated synthetic colour,
+/// the worst case), 2 on ../shared's rocket.jpg. This bound is for those generated lossy inputs.
+const LOSSY_MAX_PIXEL_DIFF: f32 = 0.035;
+
+fn generated_lossy(path: &str) -> bool {
+    path.starts_with("tests/") && !is_lossless(path)
+}
+
+fn golden() -> Value {
+    serde_json::from_str(GOLDEN).expect("tests/golden/embeddings.json parses")
+}
+
+fn lookup<'a>(table: &'a [(&str, &[u8])], path: &str) -> &'a [u8] {
+    table.iter().find(|(p, _)| *p == path).map(|(_, b)| *b).unwrap_or_else(|| {
+        panic!("{path} is in the golden data but not compiled into tests/parity.rs: add it to the table")
+    })
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+fn load(name: &str) -> SiglipModel {
+    let (_, vision, text) = MODELS.iter().find(|(n, _, _)| *n == name).expect("known model");
+    SiglipModel::load(ModelFiles {
+        descriptor: DESCRIPTOR,
+        vision_model: vision,
+        text_model: Some(text),
+        tokenizer: Some(TOKENIZER),
+    })
+    .expect("tiny model loads")
+}
+
+#[test]
+fn tokenizer_matches_the_reference_siglip_tokenizer() {
+    let descriptor = ModelDescriptor::from_json(DESCRIPTOR).unwrap();
+    let tokenizer = TextTokenizer::from_json(TOKENIZER, &descriptor).unwrap();
+
+    // Hugging Face's own SigLIP tokenizer tests list the ids before `</s>`.
+    let shared: Value = serde_json::from_str(SHARED_TOKENIZER_CASES).unwrap();
+    let shared = shared.as_array().unwrap();
+    assert!(shared.len() >= 6);
+    for case in shared {
+        let expected: Vec<u32> =
+            case["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+        let ids = tokenizer.encode(case["query"].as_str().unwrap()).unwrap();
+        assert_eq!(&ids[..expected.len()], expected.as_slice(), "{}", case["name"]);
+        assert_eq!(ids[expected.len()], descriptor.eos_id, "{}: </s> follows", case["name"]);
+        assert!(ids[expected.len() + 1..].iter().all(|&id| id == descriptor.pad_id));
+    }
+
+    let ours: Value = serde_json::from_str(TOKENIZER_CASES).unwrap();
+    let ours = ours.as_array().unwrap();
+    assert!(ours.len() >= 20, "expected the full set of edge cases");
+    for case in ours {
+        let expected: Vec<u32> =
+            case["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+        let ids = tokenizer.encode(case["text"].as_str().unwrap()).unwrap();
+        assert_eq!(ids.len(), 64);
+        assert_eq!(ids, expected, "case {}: {:?}", case["name"], case["text"]);
+    }
+    report!("tokenizer: {} reference cases + {} edge cases identical", shared.len(), ours.len());
+}
+
+/// FNV-1a 64-bit, the checksum make_golden.py records for every PIL-resized image.
+fn fnv1a64(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    format!("{hash:016x}")
+}
+
+/// Lossy formats decode differently by ±1 between libjpeg-turbo/libwebp (PIL) and Rust decoders,
+/// so only lossless inputs can be expected to resize to PIL's exact bytes.
+fn is_lossless(path: &str) -> bool {
+    !(path.ends_with(".jpg") || path.ends_with("lossy.webp"))
+}
+
+/// Byte-identity with PIL is counted against the checksums make_golden.py recorded (also for the
+/// ../shared photos whose resized copies may not be committed); every input with committed PIL
+/// pixels must be within 0.02 in pixel_values (generated lossy ones: LOSSY_MAX_PIXEL_DIFF). The ../shared JPEGs are
+/// compared with Python directly in tests/python_reference.rs.
+#[test]
+fn preprocessing_matches_hugging_face() {
+    let golden = golden();
+    let descriptor = ModelDescriptor::from_json(DESCRIPTOR).unwrap();
+    let (mut exact, mut worst) = (0, 0f32);
+    for image in golden["images"].as_array().unwrap() {
+        let name = image["name"].as_str().unwrap();
+        let path = image["path"].as_str().unwrap();
+        let decoded = decode_image(lookup(IMAGES, path)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            (decoded.width() as u64, decoded.height() as u64),
+            (image["width"].as_u64().unwrap(), image["height"].as_u64().unwrap()),
+            "{name}: size after EXIF orientation"
+        );
+        let ours = resize_rgb(&decoded.rgb, 224, descriptor.resample);
+        // Pillow ≤ 12 always resized horizontally first, as we do; Pillow 13 sometimes goes
+        // vertical-first (e.g. 60×600 → 224×224), which moves some values by up to 2 levels.
+        if fnv1a64(&ours) == image["pixels_fnv1a64"].as_str().unwrap() {
+            exact += 1;
+        } else if is_lossless(path) {
+            report!("pixel_values {name:>12}: lossless but not byte-identical to Pillow 13 (pass order)");
+        }
+        if let Some(pixels) = image["pixels"].as_str() {
+            let reference = decode_image(lookup(PIXELS, pixels)).unwrap().rgb.into_raw();
+            let (max, mean) = max_mean_diff(
+                &normalize_to_chw(&ours, &descriptor),
+                &normalize_to_chw(&reference, &descriptor),
+            );
+            let limit = if generated_lossy(path) { LOSSY_MAX_PIXEL_DIFF } else { 0.02 };
+            report!("pixel_values {name:>12}: max |Δ| {max:.5}  mean |Δ| {mean:.6}  (limit {limit})");
+            assert!(max <= limit, "{name}: max |Δ pixel_values| {max} > {limit}");
+            worst = worst.max(max);
+        }
+    }
+    report!("pixel_values: {exact} images byte-identical to PIL; worst max |Δ| {worst:.5}");
+    assert!(exact >= 18, "the resampler is PIL's: most lossless inputs must be byte-identical ({exact})");
+}
+
+fn max_mean_diff(ours: &[f32], reference: &[f32]) -> (f32, f32) {
+    let diffs: Vec<f32> = ours.iter().zip(reference).map(|(a, b)| (a - b).abs()).collect();
+    (diffs.iter().cloned().fold(0.0, f32::max), diffs.iter().sum::<f32>() / diffs.len() as f32)
+}
+
+#[test]
+fn image_embeddings_match_onnxruntime() {
+    let golden = golden();
+    for (model_name, _, _) in MODELS {
+        let model = load(model_name);
+        let mut min_cos = 1f32;
+        for image in golden["images"].as_array().unwrap() {
+            let name = image["name"].as_str().unwrap();
+            let ours = model.embed_image(lookup(IMAGES, image["path"].as_str().unwrap())).unwrap();
+            let reference = floats(&image["embedding"][model_name]);
+            let cos = cosine(&ours.embedding, &reference);
+            let norm = ours.embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-5, "{name}: embedding is unit length");
+            let limit = if *model_name == "tiny-quant" { QUANTIZED_MIN_COSINE } else { MIN_COSINE };
+            assert!(cos >= limit, "{model_name} {name}: cosine {cos} < {limit}");
+            min_cos = min_cos.min(cos);
+        }
+        report!("{model_name}: image embeddings vs onnxruntime, min cosine {min_cos:.7} over {} images", IMAGES.len());
+    }
+}
+
+#[test]
+fn text_embeddings_match_onnxruntime() {
+    let golden = golden();
+    for (model_name, _, _) in MODELS {
+        let model = load(model_name);
+        let mut min_cos = 1f32;
+        for text in golden["texts"].as_array().unwrap() {
+            let t = text["text"].as_str().unwrap();
+            let ids: Vec<u32> =
+                text["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+            assert_eq!(model.tokenize(t).unwrap(), ids, "{t:?}");
+            let cos = cosine(&model.embed_text(t).unwrap(), &floats(&text["embedding"][model_name]));
+            assert!(cos >= MIN_COSINE, "{model_name} {t:?}: cosine {cos}");
+            min_cos = min_cos.min(cos);
+        }
+        report!("{model_name}: text embeddings, min cosine vs onnxruntime {min_cos:.7}");
+    }
+}
+
+#[test]
+fn zero_shot_matches_the_reference_formula() {
+    let golden = golden();
+    let images = golden["images"].as_array().unwrap();
+    let cases = golden["zero_shot"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for case in cases {
+        let model_name = case["model"].as_str().unwrap();
+        let image = images.iter().find(|i| i["name"] == case["image"]).unwrap();
+        let labels: Vec<&str> = case["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+        let scores = load(model_name).classify(lookup(IMAGES, image["path"].as_str().unwrap()), &labels).unwrap();
+        // fp32 on a lossless photo isolates our arithmetic: p must match to 1e-4. A JPEG
+        // (rocket.jpg) decodes slightly differently (see LOSSY_MAX_PIXEL_DIFF): 5e-4. With the
+        // quantised model (see QUANTIZED_MIN_COSINE) image-text cosines move by up to ~3e-3 and
+        // SigLIP's scale (×117) would turn that into ~0.1 in p, so there cosines are compared.
+        let lossless = is_lossless(image["path"].as_str().unwrap());
+        let mut worst = 0f32;
+        if model_name == "tiny-fp32" {
+            let tolerance = if lossless { 1e-4 } else { 5e-4 };
+            for (score, expected) in scores.iter().zip(floats(&case["probs"])) {
+                let diff = (score.confidence - expected).abs();
+                assert!(diff <= tolerance, "{model_name} {} {:?}: p {} vs {expected}", case["image"], score.label, score.confidence);
+                worst = worst.max(diff);
+            }
+        } else {
+            for (score, expected) in scores.iter().zip(floats(&case["cosines"])) {
+                let diff = (score.cosine - expected).abs();
+                assert!(diff <= 5e-3, "{model_name} {} {:?}: cosine {} vs {expected}", case["image"], score.label, score.cosine);
+                worst = worst.max(diff);
+            }
+        }
+        let what = if model_name == "tiny-fp32" { "p" } else { "cosine" };
+        report!("zero-shot {model_name} {}: max |Δ{what}| {worst:.2e}", case["image"]);
+    }
+}
+
+#[test]
+fn every_golden_file_is_exercised() {
+    let golden = golden();
+    for image in golden["images"].as_array().unwrap() {
+        lookup(IMAGES, image["path"].as_str().unwrap());
+        if let Some(pixels) = image["pixels"].as_str() {
+            lookup(PIXELS, pixels);
+        }
+    }
+    assert_eq!(golden["images"].as_array().unwrap().len(), IMAGES.len(), "IMAGES lists exactly the golden images");
+}
+
+/// The JavaScript-facing class, as a browser or Node sees it.
+#[cfg(target_arch = "wasm32")]
+mod js_api {
+    use super::{lookup, DESCRIPTOR, IMAGES, MODELS, TOKENIZER};
+    use js_sys::Reflect;
+    use sightline::wasm::WasmSiglipModel as JsModel;
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn model() -> JsModel {
+        let (_, vision, text) = MODELS[1];
+        JsModel::new(DESCRIPTOR, vision, Some(text.into()), Some(TOKENIZER.into())).unwrap()
+    }
+
+    fn code_of(error: JsValue) -> String {
+        assert!(error.is_instance_of::<js_sys::Error>(), "thrown value is an Error");
+        Reflect::get(&error, &"code".into()).unwrap().as_string().unwrap()
+    }
+
+    #[test]
+    fn embed_image_returns_a_unit_float32array() {
+        let model = model();
+        assert!(model.synthetic());
+        let v = model.embed_image(lookup(IMAGES, "../shared/images/photos/chelsea.png")).unwrap();
+        assert_eq!(v.length() as usize, model.embedding_dim());
+        let norm: f32 = v.to_vec().iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5);
+        let texts = model.embed_texts(vec!["a cat".into(), "a dog".into()]).unwrap();
+        assert_eq!(texts.length(), 2);
+    }
+
+    #[test]
+    fn errors_are_js_errors_with_stable_codes() {
+        let model = model();
+        assert_eq!(code_of(model.embed_image(b"not an image").unwrap_err()), "InvalidImageFormat");
+        assert_eq!(code_of(model.embed_image(&[]).unwrap_err()), "InvalidImageSize");
+        assert_eq!(code_of(model.classify(lookup(IMAGES, "../shared/images/photos/chelsea.png"), vec![]).unwrap_err()), "InvalidArgument");
+        let bad = JsModel::new(b"{}", b"garbage", None, None).map(|_| ()).unwrap_err();
+        assert_eq!(code_of(bad), "InvalidModelDescriptor");
+        let bad = JsModel::new(DESCRIPTOR, b"garbage", None, None).map(|_| ()).unwrap_err();
+        assert_eq!(code_of(bad), "InvalidModel");
+    }
+}
