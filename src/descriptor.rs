@@ -30,7 +30,8 @@ pub struct ModelDescriptor {
     pub image_size: u32,
     pub image_mean: [f32; 3],
     pub image_std: [f32; 3],
-    pub rescale_factor: f32,
+    /// Applied in f64 before rounding to f32, as Hugging Face does.
+    pub rescale_factor: f64,
     pub resample: Resample,
 
     pub max_text_length: usize,

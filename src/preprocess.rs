@@ -15,17 +15,20 @@ pub fn resize_rgb(image: &RgbImage, size: u32, resample: Resample) -> Vec<u8> {
     crate::resample::resize_rgb(image.as_raw(), (width, height), (size, size), resample)
 }
 
-/// Rescale and normalise packed RGB (HWC, 8-bit) into planar CHW floats.
+/// Rescale and normalise packed RGB (HWC, 8-bit) into planar CHW floats with Hugging Face's exact
+/// float arithmetic: `f32(x as f64 · rescale)`, then `(v − mean) / std` in f32. The order and the
+/// precision matter: the quantised models requantise their input at run time, so a last-bit
+/// difference in `pixel_values` can flip an int8 value and move the embedding.
 pub fn normalize_to_chw(rgb: &[u8], descriptor: &ModelDescriptor) -> Vec<f32> {
     let plane = rgb.len() / 3;
     let mut chw = vec![0f32; rgb.len()];
     for channel in 0..3 {
-        // One multiply-add per value: (x·r − mean)/std = x·(r/std) − mean/std.
-        let scale = descriptor.rescale_factor / descriptor.image_std[channel];
-        let offset = descriptor.image_mean[channel] / descriptor.image_std[channel];
+        let (mean, std) = (descriptor.image_mean[channel], descriptor.image_std[channel]);
+        let table: Vec<f32> =
+            (0..=255u8).map(|x| ((x as f64 * descriptor.rescale_factor) as f32 - mean) / std).collect();
         let out = &mut chw[channel * plane..(channel + 1) * plane];
         for (dst, px) in out.iter_mut().zip(rgb.chunks_exact(3)) {
-            *dst = px[channel] as f32 * scale - offset;
+            *dst = table[px[channel] as usize];
         }
     }
     chw

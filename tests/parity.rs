@@ -112,16 +112,16 @@ const MODELS: &[(&str, &[u8], &[u8])] = &[
 /// be tighter than that to mean anything.
 const MIN_COSINE: f32 = 0.9999;
 
-/// The dynamically quantised tiny model does not reach MIN_COSINE on every input even with
-/// byte-identical input tensors: palette.png gives 0.99988 and noise.png 0.99978. Requantising
-/// activations at run time is discontinuous, so last-bit float differences between tract and
-/// onnxruntime flip int8 values; a 32-wide random model amplifies that. This bound is the measured
-/// state, not the goal (0.9999): see the open note on issue 2.
-const QUANTIZED_MIN_COSINE: f32 = 0.9997;
+/// JPEG leaves chroma upsampling to the decoder: for 4:2:0 files zune-jpeg rounds after each axis
+/// where PIL's libjpeg-turbo ("fancy upsampling") rounds once, which moves some pixels by up to 4
+/// levels. The quantised model requantises its input at run time, which amplifies that: the
+/// generated 4:2:0 photo.jpg reaches 0.99983. This bound applies to the quantised model on
+/// generated lossy inputs only; every other input, and fp32 everywhere, must reach MIN_COSINE.
+const QUANTIZED_LOSSY_MIN_COSINE: f32 = 0.9998;
 
-/// JPEG leaves IDCT and chroma-upsampling rounding to the decoder: PIL's libjpeg-turbo and our
-/// zune-jpeg differ by up to 4 levels on the generated 4:2:0 JPEGs (saturated synthetic colour,
-/// the worst case), 2 on ../shared's rocket.jpg. This bound is for those generated lossy inputs.
+/// The same decoder difference in pixel_values: up to 4 levels on the generated 4:2:0 JPEGs
+/// (saturated synthetic colour, the worst case), 2 on ../shared's 4:4:4 rocket.jpg (which stays
+/// within the 0.02 budget). This bound is for the generated lossy inputs only.
 const LOSSY_MAX_PIXEL_DIFF: f32 = 0.035;
 
 fn generated_lossy(path: &str) -> bool {
@@ -254,7 +254,7 @@ fn image_embeddings_match_onnxruntime() {
     let golden = golden();
     for (model_name, _, _) in MODELS {
         let model = load(model_name);
-        let mut min_cos = 1f32;
+        let (mut min_cos, mut worst) = (1f32, "");
         for image in golden["images"].as_array().unwrap() {
             let name = image["name"].as_str().unwrap();
             let ours = model.embed_image(lookup(IMAGES, image["path"].as_str().unwrap())).unwrap();
@@ -262,11 +262,18 @@ fn image_embeddings_match_onnxruntime() {
             let cos = cosine(&ours.embedding, &reference);
             let norm = ours.embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-5, "{name}: embedding is unit length");
-            let limit = if *model_name == "tiny-quant" { QUANTIZED_MIN_COSINE } else { MIN_COSINE };
+            let path = image["path"].as_str().unwrap();
+            let quantized_lossy = *model_name == "tiny-quant" && generated_lossy(path);
+            let limit = if quantized_lossy { QUANTIZED_LOSSY_MIN_COSINE } else { MIN_COSINE };
             assert!(cos >= limit, "{model_name} {name}: cosine {cos} < {limit}");
-            min_cos = min_cos.min(cos);
+            if cos < min_cos {
+                (min_cos, worst) = (cos, name);
+            }
+            if cos < MIN_COSINE {
+                report!("{model_name} {name}: cosine {cos:.7}");
+            }
         }
-        report!("{model_name}: image embeddings vs onnxruntime, min cosine {min_cos:.7} over {} images", IMAGES.len());
+        report!("{model_name}: image embeddings vs onnxruntime, min cosine {min_cos:.7} ({worst}) over {} images", IMAGES.len());
     }
 }
 
@@ -301,9 +308,10 @@ fn zero_shot_matches_the_reference_formula() {
         let labels: Vec<&str> = case["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
         let scores = load(model_name).classify(lookup(IMAGES, image["path"].as_str().unwrap()), &labels).unwrap();
         // fp32 on a lossless photo isolates our arithmetic: p must match to 1e-4. A JPEG
-        // (rocket.jpg) decodes slightly differently (see LOSSY_MAX_PIXEL_DIFF): 5e-4. With the
-        // quantised model (see QUANTIZED_MIN_COSINE) image-text cosines move by up to ~3e-3 and
-        // SigLIP's scale (×117) would turn that into ~0.1 in p, so there cosines are compared.
+        // (rocket.jpg) decodes slightly differently (see LOSSY_MAX_PIXEL_DIFF): 5e-4. For the
+        // quantised model the image-text cosines are compared (1e-6 on lossless photos): a JPEG
+        // decoding difference, requantised, moves them by ~1.5e-3, which SigLIP's ×117 scale
+        // would turn into several hundredths of p.
         let lossless = is_lossless(image["path"].as_str().unwrap());
         let mut worst = 0f32;
         if model_name == "tiny-fp32" {
@@ -314,9 +322,10 @@ fn zero_shot_matches_the_reference_formula() {
                 worst = worst.max(diff);
             }
         } else {
+            let tolerance = if lossless { 1e-6 } else { 5e-3 };
             for (score, expected) in scores.iter().zip(floats(&case["cosines"])) {
                 let diff = (score.cosine - expected).abs();
-                assert!(diff <= 5e-3, "{model_name} {} {:?}: cosine {} vs {expected}", case["image"], score.label, score.cosine);
+                assert!(diff <= tolerance, "{model_name} {} {:?}: cosine {} vs {expected}", case["image"], score.label, score.cosine);
                 worst = worst.max(diff);
             }
         }
