@@ -45,6 +45,23 @@ pub enum SightlineError {
     #[error("this model has no {tower} tower; load one with a {tower} model to {purpose}")]
     MissingTower { tower: &'static str, purpose: &'static str },
 
+    // ---- tags --------------------------------------------------------------------------------
+    #[error("the tags file is invalid: {reason}")]
+    InvalidTagsFile { reason: String },
+
+    #[error(
+        "the tags file was built for model {built_for} (vision sha256 {built_sha}…) but the loaded \
+         model is {loaded} ({loaded_sha}…); rebuild it with `sightline build-tags --model DIR`"
+    )]
+    TagsModelMismatch { built_for: String, built_sha: String, loaded: String, loaded_sha: String },
+
+    #[error("the tags feature needs the tag vocabulary's embeddings: load the tags file built for this model (`sightline build-tags --model DIR`)")]
+    TagsNotLoaded,
+
+    // ---- analyze requests (Azure's InvalidRequest family) ------------------------------------
+    #[error("{message}")]
+    InvalidRequest { inner: &'static str, message: String },
+
     // ---- calls -------------------------------------------------------------------------------
     #[error("invalid argument: {reason}")]
     InvalidArgument { reason: String },
@@ -68,9 +85,29 @@ impl SightlineError {
             SightlineError::InvalidTokenizer { .. } => "InvalidTokenizer",
             SightlineError::InvalidDescriptor { .. } => "InvalidModelDescriptor",
             SightlineError::MissingTower { .. } => "MissingModelTower",
+            SightlineError::InvalidTagsFile { .. } => "InvalidTagsFile",
+            SightlineError::TagsModelMismatch { .. } => "TagsModelMismatch",
+            SightlineError::TagsNotLoaded => "TagsNotLoaded",
+            SightlineError::InvalidRequest { inner, .. } => inner,
             SightlineError::InvalidArgument { .. } => "InvalidArgument",
             SightlineError::InferenceFailed { .. } => "InferenceFailed",
         }
+    }
+
+    /// The outer code of Azure's error body: the caller's request was wrong, or we failed.
+    pub fn azure_code(&self) -> &'static str {
+        match self {
+            SightlineError::InferenceFailed { .. } => "InternalServerError",
+            _ => "InvalidRequest",
+        }
+    }
+
+    pub(crate) fn request(inner: &'static str, message: impl Into<String>) -> Self {
+        SightlineError::InvalidRequest { inner, message: message.into() }
+    }
+
+    pub(crate) fn tags_file(reason: impl Into<String>) -> Self {
+        SightlineError::InvalidTagsFile { reason: reason.into() }
     }
 
     pub(crate) fn descriptor(reason: impl Into<String>) -> Self {

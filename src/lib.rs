@@ -6,6 +6,8 @@
 //! together; `wasm` is the only JavaScript-facing surface. Nothing here touches a filesystem: every
 //! model and image arrives as bytes.
 
+pub mod analyze;
+pub mod azure;
 pub mod decode;
 pub mod descriptor;
 pub mod error;
@@ -13,15 +15,20 @@ pub mod preprocess;
 pub mod resample;
 pub mod scoring;
 pub mod siglip;
+pub mod smart_crop;
+pub mod tags;
 pub mod tokenizer;
 mod tower;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+pub use analyze::{analyze, AnalyzeOptions};
+pub use azure::ImageAnalysisResult;
 pub use decode::{decode_image, DecodedImage};
 pub use descriptor::{ModelDescriptor, Resample};
 pub use error::{Result, SightlineError};
 pub use scoring::LabelScore;
 pub use siglip::{ImageEmbedding, ModelFiles, SiglipModel};
+pub use tags::TagIndex;
 pub use tokenizer::TextTokenizer;

@@ -32,6 +32,25 @@ pub struct SiglipModel {
     descriptor: ModelDescriptor,
     vision: Tower,
     text: Option<TextSide>,
+    /// sha256 of the vision ONNX bytes: what a tags file is checked against.
+    vision_sha256: String,
+    /// sha256 of the text ONNX bytes, recorded in tags files built with this model.
+    text_sha256: Option<String>,
+}
+
+/// What the vision tower sees in one image: the unit embedding and the per-patch tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisionFeatures {
+    pub embedding: Vec<f32>,
+    /// `grid × grid` tokens of `embedding.len()` values each, row-major over the resized image.
+    pub patches: Vec<f32>,
+    pub grid: usize,
+}
+
+/// Lower-case hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An image's embedding with the size of the upright image it came from.
@@ -76,7 +95,28 @@ impl SiglipModel {
                 Some(TextSide { tower, tokenizer })
             }
         };
-        Ok(SiglipModel { descriptor, vision, text })
+        let grid = (vision.patch_count() as f64).sqrt() as usize;
+        if grid * grid != vision.patch_count() {
+            return Err(SightlineError::ModelInterfaceMismatch {
+                what: "vision model".into(),
+                reason: format!("{} patch tokens do not form a square grid", vision.patch_count()),
+            });
+        }
+        Ok(SiglipModel {
+            descriptor,
+            vision,
+            text,
+            vision_sha256: sha256_hex(files.vision_model),
+            text_sha256: files.text_model.map(sha256_hex),
+        })
+    }
+
+    pub fn vision_sha256(&self) -> &str {
+        &self.vision_sha256
+    }
+
+    pub fn text_sha256(&self) -> Option<&str> {
+        self.text_sha256.as_deref()
     }
 
     pub fn descriptor(&self) -> &ModelDescriptor {
@@ -98,16 +138,24 @@ impl SiglipModel {
     }
 
     pub fn embed_decoded(&self, image: &DecodedImage) -> Result<ImageEmbedding> {
-        let pixels = pixel_values(&image.rgb, &self.descriptor);
         Ok(ImageEmbedding {
             width: image.width(),
             height: image.height(),
-            embedding: self.embed_pixel_values(&pixels)?,
+            embedding: self.vision_features(image)?.embedding,
         })
+    }
+
+    /// The unit embedding and the patch tokens of a decoded image.
+    pub fn vision_features(&self, image: &DecodedImage) -> Result<VisionFeatures> {
+        self.run_vision(&pixel_values(&image.rgb, &self.descriptor))
     }
 
     /// Embed an already preprocessed `[3, size, size]` CHW tensor.
     pub fn embed_pixel_values(&self, pixel_values: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.run_vision(pixel_values)?.embedding)
+    }
+
+    fn run_vision(&self, pixel_values: &[f32]) -> Result<VisionFeatures> {
         let size = self.descriptor.image_size as usize;
         if pixel_values.len() != 3 * size * size {
             return Err(SightlineError::argument(format!(
@@ -117,9 +165,11 @@ impl SiglipModel {
         }
         let input = Tensor::from_shape(&[1, 3, size, size], pixel_values)
             .map_err(SightlineError::inference)?;
-        let mut embedding = self.vision.run(input)?;
+        let output = self.vision.run(input)?;
+        let mut embedding = output.pooled;
         l2_normalize(&mut embedding);
-        Ok(embedding)
+        let grid = (self.vision.patch_count() as f64).sqrt() as usize;
+        Ok(VisionFeatures { embedding, patches: output.patches, grid })
     }
 
     fn text_side(&self, purpose: &'static str) -> Result<&TextSide> {
@@ -135,7 +185,7 @@ impl SiglipModel {
         let side = self.text_side("embed text")?;
         let ids: Vec<i64> = side.tokenizer.encode(text)?.into_iter().map(i64::from).collect();
         let input = Tensor::from_shape(&[1, ids.len()], &ids).map_err(SightlineError::inference)?;
-        let mut embedding = side.tower.run(input)?;
+        let mut embedding = side.tower.run(input)?.pooled;
         l2_normalize(&mut embedding);
         Ok(embedding)
     }

@@ -49,13 +49,32 @@ impl TowerKind {
     }
 }
 
-/// The output every SigLIP export has: the pooled, projected embedding (before normalisation).
+/// The output every SigLIP export has: the pooled embedding (before normalisation).
 const POOLED_OUTPUT: &str = "pooler_output";
+/// The vision tower's per-patch tokens (after the final layer norm), used for saliency.
+const PATCH_OUTPUT: &str = "last_hidden_state";
+
+impl TowerKind {
+    fn outputs(self) -> &'static [&'static str] {
+        match self {
+            TowerKind::Vision { .. } => &[POOLED_OUTPUT, PATCH_OUTPUT],
+            TowerKind::Text { .. } => &[POOLED_OUTPUT],
+        }
+    }
+}
+
+/// What one run produces: the pooled embedding and, for the vision tower, the patch tokens.
+pub(crate) struct TowerOutput {
+    pub pooled: Vec<f32>,
+    /// `[patches, hidden]` row-major; empty for the text tower.
+    pub patches: Vec<f32>,
+}
 
 pub(crate) struct Tower {
     kind: TowerKind,
     plan: Arc<TypedRunnableModel>,
     embedding_dim: usize,
+    patch_count: usize,
 }
 
 impl std::fmt::Debug for Tower {
@@ -85,41 +104,67 @@ impl Tower {
         }
 
         check_input(&model, kind).map_err(mismatch)?;
-        let pooled = find_output(&model, POOLED_OUTPUT).map_err(mismatch)?;
-        model.select_output_outlets(&[pooled]).map_err(|e| invalid(e.to_string()))?;
+        let outputs = kind
+            .outputs()
+            .iter()
+            .map(|name| find_output(&model, name))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(mismatch)?;
+        model.select_output_outlets(&outputs).map_err(|e| invalid(e.to_string()))?;
         let fact = InferenceFact::dt_shape(kind.datum_type(), kind.shape());
         model.set_input_fact(0, fact).map_err(|e| invalid(e.to_string()))?;
 
         let optimized = model.into_optimized().map_err(|e| {
             mismatch(format!("it cannot run on input {:?}: {e:#}", kind.shape()))
         })?;
-        let output_shape = optimized
-            .output_fact(0)
-            .ok()
-            .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
-            .unwrap_or_default();
-        let embedding_dim = match output_shape.as_slice() {
+        // tract's output_fact indexes without a bounds check: only ask for outputs we selected.
+        let output_count = kind.outputs().len();
+        let shape_of = |ix: usize| {
+            (ix < output_count)
+                .then(|| optimized.output_fact(ix).ok())
+                .flatten()
+                .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
+                .unwrap_or_default()
+        };
+        let embedding_dim = match shape_of(0).as_slice() {
             [1, dim] if *dim > 0 => *dim,
             other => {
                 return Err(mismatch(format!("{POOLED_OUTPUT} has shape {other:?}, expected [1, dim]")))
             }
         };
+        let patch_count = match (kind, shape_of(1).as_slice()) {
+            (TowerKind::Text { .. }, _) => 0,
+            (TowerKind::Vision { .. }, &[1, patches, hidden]) if hidden == embedding_dim && patches > 0 => patches,
+            (TowerKind::Vision { .. }, other) => {
+                return Err(mismatch(format!(
+                    "{PATCH_OUTPUT} has shape {other:?}, expected [1, patches, {embedding_dim}]"
+                )))
+            }
+        };
         let plan = optimized.into_runnable().map_err(|e| invalid(format!("{e:#}")))?;
-        Ok(Tower { kind, plan, embedding_dim })
+        Ok(Tower { kind, plan, embedding_dim, patch_count })
     }
 
     pub(crate) fn embedding_dim(&self) -> usize {
         self.embedding_dim
     }
 
-    /// Run on one input; returns the raw (unnormalised) pooled embedding.
-    pub(crate) fn run(&self, input: Tensor) -> Result<Vec<f32>> {
+    /// Number of patch tokens the vision tower returns (0 for the text tower).
+    pub(crate) fn patch_count(&self) -> usize {
+        self.patch_count
+    }
+
+    /// Run on one input; returns the raw (unnormalised) pooled embedding and the patch tokens.
+    pub(crate) fn run(&self, input: Tensor) -> Result<TowerOutput> {
         debug_assert_eq!(input.shape(), self.kind.shape().as_slice());
         let outputs = self.plan.run(tvec!(input.into())).map_err(SightlineError::inference)?;
-        let output = outputs.into_iter().next().ok_or_else(|| SightlineError::inference("no output"))?;
-        let view = output.try_as_plain_ram().map_err(SightlineError::inference)?;
-        let values = view.as_slice::<f32>().map_err(SightlineError::inference)?;
-        Ok(values.to_vec())
+        let mut values = outputs.iter().map(|output| {
+            let view = output.try_as_plain_ram().map_err(SightlineError::inference)?;
+            Ok(view.as_slice::<f32>().map_err(SightlineError::inference)?.to_vec())
+        });
+        let pooled = values.next().ok_or_else(|| SightlineError::inference("no output"))??;
+        let patches = values.next().transpose()?.unwrap_or_default();
+        Ok(TowerOutput { pooled, patches })
     }
 }
 

@@ -4,20 +4,30 @@
 //! const model = new SiglipModel(descriptorBytes, visionBytes, textBytes, tokenizerBytes);
 //! const vector = model.embedImage(imageBytes);          // Float32Array, unit length
 //! const scores = model.classify(imageBytes, ["a cat"]); // [{label, confidence, logit, cosine}]
+//! model.loadTags(tagsFileBytes);                        // from `sightline build-tags`
+//! const result = model.analyze(imageBytes, { features: ["tags", "smartCrops"] }); // Azure 4.0 shape
 //! ```
-//! Errors are thrown as `Error` objects with `name = "SightlineError"` and a stable `code`.
+//! Errors are thrown as `Error` objects with `name = "SightlineError"`, a stable `code`, and
+//! `azure`: the same error as Azure Image Analysis's JSON error body.
 
 use js_sys::{Array, Float32Array, Reflect};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::analyze::{analyze, AnalyzeOptions};
+use crate::azure::ErrorResponse;
 use crate::error::SightlineError;
 use crate::siglip::{ModelFiles, SiglipModel as CoreModel};
+use crate::tags::TagIndex;
 
 fn js_error(error: SightlineError) -> JsValue {
     let js = js_sys::Error::new(&error.to_string());
     js.set_name("SightlineError");
-    // Setting a property on a fresh Error object cannot fail.
+    // Setting properties on a fresh Error object cannot fail.
     let _ = Reflect::set(&js, &"code".into(), &error.code().into());
+    if let Ok(body) = ErrorResponse::from(&error).serialize(&serde_wasm_bindgen::Serializer::json_compatible()) {
+        let _ = Reflect::set(&js, &"azure".into(), &body);
+    }
     js.into()
 }
 
@@ -31,6 +41,7 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = SiglipModel)]
 pub struct WasmSiglipModel {
     model: CoreModel,
+    tags: Option<TagIndex>,
 }
 
 #[wasm_bindgen(js_class = SiglipModel)]
@@ -50,7 +61,7 @@ impl WasmSiglipModel {
             text_model: text_model.as_deref(),
             tokenizer: tokenizer.as_deref(),
         };
-        CoreModel::load(files).map(|model| WasmSiglipModel { model }).map_err(js_error)
+        CoreModel::load(files).map(|model| WasmSiglipModel { model, tags: None }).map_err(js_error)
     }
 
     /// The descriptor as a plain object (name, synthetic, image_size, …).
@@ -98,5 +109,24 @@ impl WasmSiglipModel {
     /// scored independently (several can be true).
     pub fn classify(&self, image: &[u8], labels: Vec<String>) -> Result<JsValue, JsValue> {
         to_js(&self.model.classify(image, &labels).map_err(js_error)?)
+    }
+
+    /// Load the tag vocabulary's embeddings built for this model (refused for another model).
+    /// Returns the number of tags.
+    #[wasm_bindgen(js_name = loadTags)]
+    pub fn load_tags(&mut self, tags_file: &[u8]) -> Result<usize, JsValue> {
+        let index = TagIndex::from_bytes(tags_file, &self.model).map_err(js_error)?;
+        let count = index.len();
+        self.tags = Some(index);
+        Ok(count)
+    }
+
+    /// Azure Image Analysis 4.0: `options` is `{features, smartcropsAspectRatios, language,
+    /// modelVersion, labels, tagThreshold, maxTags}`; returns `{modelVersion, metadata,
+    /// tagsResult, smartCropsResult, customLabelsResult}` as plain objects.
+    pub fn analyze(&self, image: &[u8], options: JsValue) -> Result<JsValue, JsValue> {
+        let options: AnalyzeOptions = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| js_error(SightlineError::request("InvalidParameter", format!("options: {e}"))))?;
+        to_js(&analyze(&self.model, self.tags.as_ref(), image, &options).map_err(js_error)?)
     }
 }

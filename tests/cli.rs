@@ -4,39 +4,11 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn shared() -> PathBuf {
-    std::env::var_os("SIGHTLINE_SHARED").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared"))
-}
-
-fn model_dir() -> PathBuf {
-    repo().join("models/siglip-test-tiny")
-}
-
-fn sightline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("sightline runs")
-}
-
-fn stdout_json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    })
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{model_dir, shared, sightline, stderr, stdout_json};
 
 fn golden_embedding(name: &str) -> Vec<f64> {
     let golden: Value = serde_json::from_str(include_str!("golden/embeddings.json")).unwrap();

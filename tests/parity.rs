@@ -388,4 +388,33 @@ mod js_api {
         let bad = JsModel::new(DESCRIPTOR, b"garbage", None, None).map(|_| ()).unwrap_err();
         assert_eq!(code_of(bad), "InvalidModel");
     }
+
+    #[test]
+    fn analyze_returns_azure_shapes_and_errors() {
+        let mut model = model();
+        let core = sightline::SiglipModel::load(sightline::ModelFiles {
+            descriptor: DESCRIPTOR,
+            vision_model: MODELS[1].1,
+            text_model: Some(MODELS[1].2),
+            tokenizer: Some(TOKENIZER),
+        })
+        .unwrap();
+        let vocabulary = br#"{"language": "en", "tags": [{"name": "cat"}, {"name": "rocket"}]}"#;
+        let tags = sightline::TagIndex::build(&core, vocabulary, |_, _| {}).unwrap();
+        assert_eq!(model.load_tags(&tags.to_bytes()).unwrap(), 2);
+
+        let options = js_sys::JSON::parse(r#"{"features": ["tags", "smartCrops"], "tagThreshold": 0, "smartcropsAspectRatios": [1.5]}"#).unwrap();
+        let result = model.analyze(lookup(IMAGES, "../shared/images/photos/chelsea.png"), options).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&js_sys::JSON::stringify(&result).unwrap().as_string().unwrap()).unwrap();
+        assert_eq!(json["metadata"], serde_json::json!({ "width": 451, "height": 300 }));
+        assert_eq!(json["tagsResult"]["values"].as_array().unwrap().len(), 2);
+        assert_eq!(json["smartCropsResult"]["values"][0]["aspectRatio"], 1.5);
+
+        let bad = js_sys::JSON::parse(r#"{"features": ["caption"]}"#).unwrap();
+        let error = model.analyze(lookup(IMAGES, "../shared/images/photos/chelsea.png"), bad).unwrap_err();
+        assert_eq!(code_of(error.clone()), "NotSupportedVisualFeature");
+        let azure = Reflect::get(&error, &"azure".into()).unwrap();
+        let azure = js_sys::JSON::stringify(&azure).unwrap().as_string().unwrap();
+        assert!(azure.contains(r#""code":"InvalidRequest""#), "{azure}");
+    }
 }

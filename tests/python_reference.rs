@@ -11,11 +11,8 @@ use sightline::{decode_image, ModelDescriptor};
 
 const SIZE: usize = 224;
 
-fn shared() -> PathBuf {
-    std::env::var_os("SIGHTLINE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
-}
+mod common;
+use common::shared;
 
 #[test]
 fn shared_photos_match_python_pil_preprocessing() {

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
-use sightline::{ModelDescriptor, ModelFiles, SiglipModel, SightlineError};
+use sightline::azure::ErrorResponse;
+use sightline::{analyze, AnalyzeOptions, ModelDescriptor, ModelFiles, SiglipModel, SightlineError, TagIndex};
 
 #[derive(Parser)]
 #[command(name = "sightline", version, about = "SigLIP image analysis: embeddings and zero-shot labels")]
@@ -39,6 +40,44 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Azure Image Analysis 4.0-shaped analysis of one image.
+    Analyze {
+        image: PathBuf,
+        /// Comma-separated Azure feature names: tags, smartCrops.
+        #[arg(long, value_delimiter = ',', required = true)]
+        features: Vec<String>,
+        /// Comma-separated aspect ratios (width/height) between 0.75 and 1.8.
+        #[arg(long = "smartcrops-aspect-ratios", value_delimiter = ',')]
+        smartcrops_aspect_ratios: Vec<f32>,
+        /// Zero-shot labels scored alongside the tags (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        labels: Vec<String>,
+        #[arg(long, default_value = "en")]
+        language: String,
+        #[arg(long = "model-version", default_value = "latest")]
+        model_version: String,
+        /// Tags file built for this model (default: MODEL/tags-en.sltags).
+        #[arg(long, value_name = "FILE")]
+        tags: Option<PathBuf>,
+        /// Smallest tag confidence reported (0..1).
+        #[arg(long = "tag-threshold")]
+        tag_threshold: Option<f32>,
+        #[arg(long = "max-tags")]
+        max_tags: Option<usize>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Precompute the tag vocabulary's text embeddings for a model (run once per model).
+    BuildTags {
+        /// The vocabulary: tag names and sources.
+        #[arg(long, default_value = "data/tags/en.json", value_name = "FILE")]
+        vocabulary: PathBuf,
+        /// Where to write the tags file (default: MODEL/tags-en.sltags).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        model: PathBuf,
+    },
     /// Print the token ids the text tower sees for a text.
     Tokenize {
         text: String,
@@ -56,6 +95,9 @@ struct Common {
     #[arg(long)]
     json: bool,
 }
+
+/// Where `build-tags` writes, and `analyze` looks for, a model's tags file.
+const TAGS_FILE: &str = "tags-en.sltags";
 
 /// Image extensions picked up when walking a directory (files named explicitly are always tried).
 const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "jpe", "png", "webp", "gif", "bmp", "tif", "tiff"];
@@ -86,6 +128,34 @@ fn run(command: Command) -> Result<bool, String> {
         Command::Classify { inputs, labels, common } => {
             let model = load_model(&common.model, true)?;
             classify(&model, &inputs, &labels, common.json)
+        }
+        Command::Analyze {
+            image,
+            features,
+            smartcrops_aspect_ratios,
+            labels,
+            language,
+            model_version,
+            tags,
+            tag_threshold,
+            max_tags,
+            common,
+        } => {
+            let options = AnalyzeOptions {
+                features,
+                language: Some(language),
+                smartcrops_aspect_ratios: Some(smartcrops_aspect_ratios),
+                model_version: Some(model_version),
+                labels: (!labels.is_empty()).then_some(labels),
+                tag_threshold,
+                max_tags,
+            };
+            let tags_path = tags.unwrap_or_else(|| common.model.join(TAGS_FILE));
+            analyze_image(&common.model, &tags_path, &image, &options, common.json)
+        }
+        Command::BuildTags { vocabulary, output, model } => {
+            let output = output.unwrap_or_else(|| model.join(TAGS_FILE));
+            build_tags(&model, &vocabulary, &output)
         }
         Command::Tokenize { text, common } => {
             let model = load_model(&common.model, true)?;
@@ -255,4 +325,99 @@ fn classify(model: &SiglipModel, inputs: &[PathBuf], labels: &[String], as_json:
         }
     }
     Ok(ok)
+}
+
+/// Analyse one image; errors print Azure's JSON error body (with --json) and exit 1.
+fn analyze_image(
+    model_dir: &Path,
+    tags_path: &Path,
+    image: &Path,
+    options: &AnalyzeOptions,
+    as_json: bool,
+) -> Result<bool, String> {
+    let wants_labels = options.labels.as_ref().is_some_and(|l| !l.is_empty());
+    let model = load_model(model_dir, wants_labels)?;
+    let wants_tags = options.features.iter().any(|f| f.trim().eq_ignore_ascii_case("tags"));
+    let outcome = (|| {
+        let tags = match wants_tags {
+            false => None,
+            true => match std::fs::read(tags_path) {
+                Ok(bytes) => Some(TagIndex::from_bytes(&bytes, &model)?),
+                Err(_) => return Err(SightlineError::TagsNotLoaded),
+            },
+        };
+        let bytes = std::fs::read(image).map_err(|e| {
+            SightlineError::CorruptImage { format: "file".into(), reason: format!("cannot read {}: {e}", image.display()) }
+        })?;
+        analyze(&model, tags.as_ref(), &bytes, options)
+    })();
+    match outcome {
+        Ok(result) => {
+            if as_json {
+                println!("{}", serde_json::to_string_pretty(&result).expect("results serialise"));
+            } else {
+                print_analysis(&result);
+            }
+            Ok(true)
+        }
+        Err(error) => {
+            if as_json {
+                println!("{}", serde_json::to_string_pretty(&ErrorResponse::from(&error)).expect("errors serialise"));
+            }
+            eprintln!("error: {}: {error} [{}]", image.display(), error.code());
+            if matches!(error, SightlineError::TagsNotLoaded) {
+                eprintln!("  (looked for {}; build it with `sightline build-tags --model {}`)", tags_path.display(), model_dir.display());
+            }
+            Ok(false)
+        }
+    }
+}
+
+fn print_analysis(result: &sightline::ImageAnalysisResult) {
+    println!("{}×{} ({})", result.metadata.width, result.metadata.height, result.model_version);
+    if let Some(tags) = &result.tags_result {
+        println!("tags:");
+        for t in &tags.values {
+            println!("  {:>7.3}%  {}", t.confidence * 100.0, t.name);
+        }
+    }
+    if let Some(labels) = &result.custom_labels_result {
+        println!("labels:");
+        for t in &labels.values {
+            println!("  {:>7.3}%  {}", t.confidence * 100.0, t.name);
+        }
+    }
+    if let Some(crops) = &result.smart_crops_result {
+        println!("smart crops:");
+        for c in &crops.values {
+            let b = c.bounding_box;
+            println!("  {:.2}: x {} y {} w {} h {}", c.aspect_ratio, b.x, b.y, b.w, b.h);
+        }
+    }
+}
+
+fn build_tags(model_dir: &Path, vocabulary: &Path, output: &Path) -> Result<bool, String> {
+    let model = load_model(model_dir, true)?;
+    let vocabulary_bytes = read(vocabulary).map_err(|e| format!("{e}\n  (pass --vocabulary FILE; the repository has data/tags/en.json)"))?;
+    let progress = ProgressBar::new(0);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} prompts {elapsed} eta {eta}").expect("static template is valid"),
+    );
+    let started = std::time::Instant::now();
+    let index = TagIndex::build(&model, &vocabulary_bytes, |done, total| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
+    })
+    .map_err(|e| e.to_string())?;
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    std::fs::write(output, index.to_bytes()).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    eprintln!(
+        "built {} tag embeddings for {} in {seconds:.1} s ({:.0} ms per 100 prompts) -> {}",
+        index.len(),
+        index.header().model,
+        seconds * 1000.0 * 100.0 / index.len() as f64,
+        output.display()
+    );
+    Ok(true)
 }

@@ -1,0 +1,194 @@
+//! `analyze`: one call, Azure Image Analysis 4.0's request options in, its result shape out.
+//!
+//! Options mirror the REST query (`features`, `language`, `smartcrops-aspect-ratios`,
+//! `model-version`) and are checked the way the service checks them, before any pixel work,
+//! with the same error codes (InvalidRequest / NotSupportedVisualFeature, …).
+
+use serde::Deserialize;
+
+use crate::azure::{ImageAnalysisResult, ImageMetadata, SmartCropsResult, TagsResult};
+use crate::decode::decode_image;
+use crate::error::{Result, SightlineError};
+use crate::siglip::SiglipModel;
+use crate::smart_crop::{smart_crops, validate_ratios, SaliencyMap};
+use crate::tags::TagIndex;
+
+/// The visual features Sightline computes locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    Tags,
+    SmartCrops,
+}
+
+/// Azure's feature names that exist in the service but are not available here, with why.
+const UNAVAILABLE: &[(&str, &str)] = &[
+    ("caption", "captions need a generative model; Sightline runs SigLIP, which does not write text"),
+    ("denseCaptions", "captions need a generative model; Sightline runs SigLIP, which does not write text"),
+    ("objects", "object detection is not available yet; use tags, or labels for zero-shot checks"),
+    ("read", "OCR is not available in this build yet (local PP-OCR and Document Intelligence are planned)"),
+    ("people", "people detection is not available in this build yet (local YuNet and the Face API are planned)"),
+];
+
+/// Defaults chosen for SigLIP's sigmoid probabilities (independent per tag, typically far below
+/// 1 even for correct tags); not yet calibrated against the real model's outputs.
+pub const DEFAULT_TAG_THRESHOLD: f32 = 0.1;
+pub const DEFAULT_MAX_TAGS: usize = 20;
+
+/// The request, as JSON field names (the wasm API passes this object).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnalyzeOptions {
+    /// Azure feature names, e.g. `["tags", "smartCrops"]`; at least one.
+    pub features: Vec<String>,
+    /// Two-letter language code; tags exist in English only for now.
+    pub language: Option<String>,
+    pub smartcrops_aspect_ratios: Option<Vec<f32>>,
+    /// `latest` or this build's model version.
+    pub model_version: Option<String>,
+    /// Sightline addition: zero-shot labels scored alongside the tags.
+    pub labels: Option<Vec<String>>,
+    pub tag_threshold: Option<f32>,
+    pub max_tags: Option<usize>,
+}
+
+/// Options after validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyzeRequest {
+    pub features: Vec<Feature>,
+    pub aspect_ratios: Vec<f32>,
+    pub labels: Vec<String>,
+    pub tag_threshold: f32,
+    pub max_tags: usize,
+}
+
+/// What `modelVersion` says in results: the model and the Sightline build that ran it.
+pub fn model_version(model: &SiglipModel) -> String {
+    format!("{}+sightline-{}", model.descriptor().name, env!("CARGO_PKG_VERSION"))
+}
+
+impl AnalyzeOptions {
+    /// Check the request as the service would; nothing has touched the image yet.
+    pub fn validate(&self, model: &SiglipModel) -> Result<AnalyzeRequest> {
+        if self.features.is_empty() {
+            return Err(SightlineError::request(
+                "MissingVisualFeature",
+                "at least one visual feature must be specified in 'features'",
+            ));
+        }
+        let mut features = Vec::new();
+        for name in &self.features {
+            let feature = match name.trim() {
+                f if f.eq_ignore_ascii_case("tags") => Feature::Tags,
+                f if f.eq_ignore_ascii_case("smartCrops") => Feature::SmartCrops,
+                other => {
+                    let reason = UNAVAILABLE
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(other))
+                        .map(|(_, why)| why.to_string())
+                        .unwrap_or_else(|| "it is not a visual feature".into());
+                    return Err(SightlineError::request(
+                        "NotSupportedVisualFeature",
+                        format!(
+                            "the feature '{other}' is not supported: {reason}. Supported here: tags, smartCrops"
+                        ),
+                    ));
+                }
+            };
+            if !features.contains(&feature) {
+                features.push(feature);
+            }
+        }
+        let language = self.language.as_deref().unwrap_or("en");
+        if !language.eq_ignore_ascii_case("en") {
+            return Err(SightlineError::request(
+                "NotSupportedLanguage",
+                format!("the language '{language}' is not supported; supported: en"),
+            ));
+        }
+        let version = self.model_version.as_deref().unwrap_or("latest");
+        if version != "latest" && version != model_version(model) {
+            return Err(SightlineError::request(
+                "NotSupportedModelVersion",
+                format!("the model version '{version}' is not available; use 'latest' or '{}'", model_version(model)),
+            ));
+        }
+        let aspect_ratios = self.smartcrops_aspect_ratios.clone().unwrap_or_default();
+        validate_ratios(&aspect_ratios)?;
+        let tag_threshold = self.tag_threshold.unwrap_or(DEFAULT_TAG_THRESHOLD);
+        if !(0.0..=1.0).contains(&tag_threshold) {
+            return Err(SightlineError::request(
+                "InvalidParameter",
+                format!("tagThreshold {tag_threshold} must be between 0 and 1"),
+            ));
+        }
+        let labels = self.labels.clone().unwrap_or_default();
+        if let Some(i) = labels.iter().position(|l| l.trim().is_empty()) {
+            return Err(SightlineError::request("InvalidParameter", format!("label {} is empty", i + 1)));
+        }
+        Ok(AnalyzeRequest {
+            features,
+            aspect_ratios,
+            labels,
+            tag_threshold,
+            max_tags: self.max_tags.unwrap_or(DEFAULT_MAX_TAGS),
+        })
+    }
+}
+
+/// Analyse image bytes. `tags` is required when the `tags` feature is requested.
+pub fn analyze(
+    model: &SiglipModel,
+    tags: Option<&TagIndex>,
+    image_bytes: &[u8],
+    options: &AnalyzeOptions,
+) -> Result<ImageAnalysisResult> {
+    let request = options.validate(model)?;
+    let wants = |f: Feature| request.features.contains(&f);
+    if wants(Feature::Tags) && tags.is_none() {
+        return Err(SightlineError::TagsNotLoaded);
+    }
+    let image = decode_image(image_bytes)?;
+    let (width, height) = (image.width(), image.height());
+    let vision = model.vision_features(&image)?;
+    let (scale, bias) = (model.descriptor().logit_scale, model.descriptor().logit_bias);
+
+    let custom = if request.labels.is_empty() {
+        None
+    } else {
+        let label_embeddings = model.embed_labels(&request.labels)?;
+        let scores = model.score_labels(&vision.embedding, &request.labels, &label_embeddings);
+        let values = scores
+            .into_iter()
+            .map(|s| crate::azure::DetectedTag { name: s.label, confidence: s.confidence })
+            .collect();
+        Some(TagsResult { values })
+    };
+
+    let tags_result = match tags.filter(|_| wants(Feature::Tags)) {
+        None => None,
+        Some(index) => {
+            let mut values = index.tag(&vision.embedding, scale, bias, request.tag_threshold, request.max_tags);
+            // Custom labels above the threshold join the tags, unless a tag has that name already.
+            for label in custom.iter().flat_map(|c| &c.values) {
+                if label.confidence >= request.tag_threshold && !values.iter().any(|t| t.name == label.name) {
+                    values.push(label.clone());
+                }
+            }
+            values.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+            Some(TagsResult { values })
+        }
+    };
+
+    let smart_crops_result = wants(Feature::SmartCrops).then(|| {
+        let saliency = SaliencyMap::from_patches(&vision.patches, &vision.embedding, vision.grid);
+        SmartCropsResult { values: smart_crops(width, height, &request.aspect_ratios, &saliency, &[]) }
+    });
+
+    Ok(ImageAnalysisResult {
+        model_version: model_version(model),
+        metadata: ImageMetadata { width, height },
+        tags_result,
+        smart_crops_result,
+        custom_labels_result: custom,
+    })
+}

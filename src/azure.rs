@@ -1,0 +1,95 @@
+//! The result and error shapes of Azure AI Vision Image Analysis 4.0 (REST API 2023-10-01), so
+//! code migrating from the service reads Sightline's output unchanged. Field names, types and
+//! ranges follow Microsoft's published REST specification (azure-rest-api-specs,
+//! specification/ai/data-plane/ImageAnalysis/stable/2023-10-01); tests/analyze.rs validates
+//! results against a JSON Schema written from it.
+
+use serde::{Deserialize, Serialize};
+
+/// `ImageAnalysisResult`: `metadata` and `modelVersion` always, one `*Result` per requested feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageAnalysisResult {
+    pub model_version: String,
+    pub metadata: ImageMetadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags_result: Option<TagsResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smart_crops_result: Option<SmartCropsResult>,
+    /// Sightline addition: every label the caller passed in `labels`, in their order, scored
+    /// independently (those above the threshold also appear in `tagsResult`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_labels_result: Option<TagsResult>,
+}
+
+/// Size of the analysed image, after EXIF orientation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageMetadata {
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagsResult {
+    pub values: Vec<DetectedTag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectedTag {
+    pub name: String,
+    /// In 0..=1: SigLIP's sigmoid probability that the tag describes the image.
+    pub confidence: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmartCropsResult {
+    pub values: Vec<CropRegion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CropRegion {
+    pub aspect_ratio: f32,
+    pub bounding_box: ImageBoundingBox,
+}
+
+/// Integer pixel rectangle: top-left corner, width, height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageBoundingBox {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+/// `Azure.Core.Foundations.ErrorResponse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    pub innererror: InnerError,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InnerError {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&crate::SightlineError> for ErrorResponse {
+    fn from(error: &crate::SightlineError) -> Self {
+        let message = error.to_string();
+        ErrorResponse {
+            error: ErrorBody {
+                code: error.azure_code().to_string(),
+                message: message.clone(),
+                innererror: InnerError { code: error.code().to_string(), message },
+            },
+        }
+    }
+}
