@@ -7,17 +7,39 @@
 use serde::Deserialize;
 
 use crate::azure::{ImageAnalysisResult, ImageMetadata, SmartCropsResult, TagsResult};
+use crate::color::analyze_color;
+use crate::v32::{self, PromptSet};
 use crate::decode::decode_image;
 use crate::error::{Result, SightlineError};
 use crate::siglip::SiglipModel;
 use crate::smart_crop::{smart_crops, validate_ratios, SaliencyMap};
 use crate::tags::TagIndex;
 
-/// The visual features Sightline computes locally.
+/// The visual features Sightline computes locally: 4.0's, then 3.2's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
     Tags,
     SmartCrops,
+    Color,
+    ImageType,
+    Adult,
+    Categories,
+}
+
+impl Feature {
+    const ALL: [(&'static str, Feature); 6] = [
+        ("tags", Feature::Tags),
+        ("smartCrops", Feature::SmartCrops),
+        ("color", Feature::Color),
+        ("imageType", Feature::ImageType),
+        ("adult", Feature::Adult),
+        ("categories", Feature::Categories),
+    ];
+
+    /// Features answered from the tags file's precomputed text embeddings.
+    fn needs_tags_file(self) -> bool {
+        !matches!(self, Feature::SmartCrops | Feature::Color)
+    }
 }
 
 /// Azure's feature names that exist in the service but are not available here, with why.
@@ -77,10 +99,11 @@ impl AnalyzeOptions {
         }
         let mut features = Vec::new();
         for name in &self.features {
-            let feature = match name.trim() {
-                f if f.eq_ignore_ascii_case("tags") => Feature::Tags,
-                f if f.eq_ignore_ascii_case("smartCrops") => Feature::SmartCrops,
-                other => {
+            let known = Feature::ALL.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.trim()));
+            let feature = match known {
+                Some(&(_, feature)) => feature,
+                None => {
+                    let other = name.trim();
                     let reason = UNAVAILABLE
                         .iter()
                         .find(|(n, _)| n.eq_ignore_ascii_case(other))
@@ -89,7 +112,7 @@ impl AnalyzeOptions {
                     return Err(SightlineError::request(
                         "NotSupportedVisualFeature",
                         format!(
-                            "the feature '{other}' is not supported: {reason}. Supported here: tags, smartCrops"
+                            "the feature '{other}' is not supported: {reason}. Supported here: tags, smartCrops, color, imageType, adult, categories"
                         ),
                     ));
                 }
@@ -144,7 +167,7 @@ pub fn analyze(
 ) -> Result<ImageAnalysisResult> {
     let request = options.validate(model)?;
     let wants = |f: Feature| request.features.contains(&f);
-    if wants(Feature::Tags) && tags.is_none() {
+    if tags.is_none() && request.features.iter().any(|f| f.needs_tags_file()) {
         return Err(SightlineError::TagsNotLoaded);
     }
     let image = decode_image(image_bytes)?;
@@ -184,11 +207,18 @@ pub fn analyze(
         SmartCropsResult { values: smart_crops(width, height, &request.aspect_ratios, &saliency, &[]) }
     });
 
+    let zero_shot = |feature: Feature, set: &PromptSet| {
+        tags.filter(|_| wants(feature)).map(|index| index.set_logits(set, &vision.embedding, scale, bias))
+    };
     Ok(ImageAnalysisResult {
         model_version: model_version(model),
         metadata: ImageMetadata { width, height },
         tags_result,
         smart_crops_result,
         custom_labels_result: custom,
+        color: wants(Feature::Color).then(|| analyze_color(&image.rgb)),
+        image_type: zero_shot(Feature::ImageType, &v32::IMAGE_TYPE).map(|l| v32::image_type(&l)),
+        adult: zero_shot(Feature::Adult, &v32::ADULT).map(|l| v32::adult(&l)),
+        categories: zero_shot(Feature::Categories, &v32::CATEGORIES).map(|l| v32::categories(&l)),
     })
 }

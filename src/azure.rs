@@ -20,6 +20,15 @@ pub struct ImageAnalysisResult {
     /// independently (those above the threshold also appear in `tagsResult`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_labels_result: Option<TagsResult>,
+    /// Image Analysis 3.2 features, under their 3.2 names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<crate::color::ColorInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_type: Option<crate::v32::ImageType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adult: Option<crate::v32::AdultInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<crate::v32::Category>>,
 }
 
 /// Size of the analysed image, after EXIF orientation.

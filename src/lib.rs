@@ -8,6 +8,7 @@
 
 pub mod analyze;
 pub mod azure;
+pub mod color;
 pub mod decode;
 pub mod descriptor;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod siglip;
 pub mod smart_crop;
 pub mod tags;
 pub mod tokenizer;
+pub mod v32;
 mod tower;
 
 #[cfg(target_arch = "wasm32")]

@@ -5,9 +5,9 @@
 //! ```text
 //! b"SLTAGS\0\x01"   magic + format version 1
 //! u32               header length in bytes
-//! header            JSON: model name, vision/text sha256, dim, count, dtype "f16", prompt
-//!                   template, vocabulary name + sha256, tag names
-//! count × dim f16   unit-length prompt embeddings, one row per tag
+//! header            JSON: model name, vision/text sha256, dim, dtype "f16", prompt template,
+//!                   vocabulary sha256, tag names, and the 3.2 prompt sets (labels + prompts)
+//! rows × dim f16    unit-length prompt embeddings: one row per tag, then one per set prompt
 //! ```
 //! f16 halves the size (2,000 × 768 tags ≈ 3 MB for the real model) and changes cosines by
 //! about 1e-4, far below what separates tags.
@@ -19,6 +19,7 @@ use crate::azure::DetectedTag;
 use crate::error::{Result, SightlineError};
 use crate::scoring::{cosine, sigmoid};
 use crate::siglip::{sha256_hex, SiglipModel};
+use crate::v32::{PromptSet, PROMPT_SETS};
 
 const MAGIC: &[u8; 8] = b"SLTAGS\0\x01";
 
@@ -35,6 +36,26 @@ pub struct TagsHeader {
     pub language: String,
     pub vocabulary_sha256: String,
     pub tags: Vec<String>,
+    /// The zero-shot prompt sets of the 3.2 features, embedded after the tags.
+    pub sets: Vec<StoredSet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredSet {
+    pub name: String,
+    pub labels: Vec<String>,
+    pub prompts: Vec<String>,
+}
+
+impl From<&PromptSet> for StoredSet {
+    fn from(set: &PromptSet) -> Self {
+        StoredSet {
+            name: set.name.into(),
+            labels: set.entries.iter().map(|(l, _)| l.to_string()).collect(),
+            prompts: set.entries.iter().map(|(_, p)| p.to_string()).collect(),
+        }
+    }
 }
 
 /// Tag names with their unit prompt embeddings, ready to score images against.
@@ -81,10 +102,17 @@ impl TagIndex {
             .to_string();
         let vocabulary = Vocabulary::from_json(vocabulary_bytes)?;
         let names: Vec<String> = vocabulary.tags.iter().map(|t| t.name.clone()).collect();
-        let mut embeddings = Vec::with_capacity(names.len() * model.embedding_dim());
-        for (i, name) in names.iter().enumerate() {
-            embeddings.extend(model.embed_labels(&[name])?.remove(0));
-            on_progress(i + 1, names.len());
+        let sets: Vec<StoredSet> = PROMPT_SETS.iter().map(StoredSet::from).collect();
+        // Tags get the model's prompt template; the 3.2 sets are whole prompts already.
+        let prompts: Vec<String> = names
+            .iter()
+            .map(|n| model.descriptor().prompt_for(n.trim()))
+            .chain(sets.iter().flat_map(|s| s.prompts.iter().cloned()))
+            .collect();
+        let mut embeddings = Vec::with_capacity(prompts.len() * model.embedding_dim());
+        for (i, prompt) in prompts.iter().enumerate() {
+            embeddings.extend(model.embed_text(prompt)?);
+            on_progress(i + 1, prompts.len());
         }
         let header = TagsHeader {
             model: model.descriptor().name.clone(),
@@ -96,6 +124,7 @@ impl TagIndex {
             language: vocabulary.language,
             vocabulary_sha256: sha256_hex(vocabulary_bytes),
             tags: names,
+            sets,
         };
         // Round-trip through f16 now, so a freshly built index scores exactly like a loaded one.
         let embeddings = embeddings.iter().map(|&x| f16::from_f32(x).to_f32()).collect();
@@ -142,12 +171,18 @@ impl TagIndex {
         if header.dtype != "f16" {
             return Err(SightlineError::tags_file(format!("unsupported dtype {:?}", header.dtype)));
         }
+        let current: Vec<StoredSet> = PROMPT_SETS.iter().map(StoredSet::from).collect();
+        if header.sets != current {
+            return Err(SightlineError::tags_file(
+                "it was built with other 3.2 feature prompts than this Sightline uses: rebuild it with `sightline build-tags`",
+            ));
+        }
         let data = &body[header_len..];
-        let expected = header.tags.len() * header.dim * 2;
+        let rows = header.tags.len() + header.sets.iter().map(|s| s.prompts.len()).sum::<usize>();
+        let expected = rows * header.dim * 2;
         if data.len() != expected {
             return Err(SightlineError::tags_file(format!(
-                "{} tags × {} dims need {expected} bytes of embeddings, found {}",
-                header.tags.len(),
+                "{rows} prompts × {} dims need {expected} bytes of embeddings, found {}",
                 header.dim,
                 data.len()
             )));
@@ -192,5 +227,19 @@ impl TagIndex {
         tags.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
         tags.truncate(max);
         tags
+    }
+
+    /// SigLIP logits of `set`'s prompts (in its entry order) for an image embedding.
+    pub fn set_logits(&self, set: &PromptSet, image_embedding: &[f32], logit_scale: f32, logit_bias: f32) -> Vec<f32> {
+        let mut first = self.header.tags.len();
+        for stored in &self.header.sets {
+            if stored.name == set.name {
+                let scale = logit_scale.exp();
+                let rows = &self.embeddings[first * self.header.dim..(first + stored.prompts.len()) * self.header.dim];
+                return rows.chunks_exact(self.header.dim).map(|t| scale * cosine(image_embedding, t) + logit_bias).collect();
+            }
+            first += stored.prompts.len();
+        }
+        unreachable!("parse() checked the file holds every prompt set of this build")
     }
 }

@@ -67,7 +67,7 @@ fn results_validate_against_the_azure_schema() {
     let model = load(true);
     let tags = TagIndex::build(&model, &small_vocabulary(), |_, _| {}).unwrap();
     let image = read(shared().join("images/photos/astronaut.png"));
-    let mut request = options(&["tags", "smartCrops"]);
+    let mut request = options(&["tags", "smartCrops", "color", "imageType", "adult", "categories"]);
     request.smartcrops_aspect_ratios = Some(vec![0.8, 1.5]);
     request.labels = Some(vec!["an astronaut".into(), "a cat".into()]);
     request.tag_threshold = Some(0.0);
@@ -82,6 +82,27 @@ fn results_validate_against_the_azure_schema() {
     assert!(confidences.windows(2).all(|w| w[0] >= w[1]), "sorted: {confidences:?}");
     let custom = value["customLabelsResult"]["values"].as_array().unwrap();
     assert_eq!(custom[0]["name"], "an astronaut", "custom labels keep their order");
+    // The 3.2 extras, under their 3.2 names and shapes.
+    assert_valid("v32.ColorInfo", &value["color"]);
+    assert_valid("v32.ImageType", &value["imageType"]);
+    assert_valid("v32.AdultInfo", &value["adult"]);
+    assert_valid("v32.Categories", &value["categories"]);
+    let categories = value["categories"].as_array().unwrap();
+    assert!((1..=3).contains(&categories.len()), "{categories:?}");
+    // The astronaut photo is colourful: not black and white, with a hue-named accent.
+    assert_eq!(value["color"]["isBWImg"], false);
+}
+
+#[test]
+fn zero_shot_3_2_features_need_the_tags_file_color_does_not() {
+    let model = load(true);
+    let image = read(shared().join("images/photos/coffee.png"));
+    for feature in ["imageType", "adult", "categories"] {
+        let error = analyze(&model, None, &image, &options(&[feature])).unwrap_err();
+        assert_eq!(error.code(), "TagsNotLoaded", "{feature}");
+    }
+    let result = analyze(&model, None, &image, &options(&["color"])).unwrap();
+    assert_valid("v32.ColorInfo", &serde_json::to_value(result.color.unwrap()).unwrap());
 }
 
 #[test]
@@ -123,6 +144,15 @@ fn a_tags_file_belongs_to_one_model() {
     let error = TagIndex::from_bytes(&bytes, &fp32).unwrap_err();
     assert_eq!(error.code(), "TagsModelMismatch");
     assert!(error.to_string().contains("build-tags"), "{error}");
+
+    // Built by a Sightline with other 3.2 prompts: same length, one letter changed.
+    let stale = String::from_utf8_lossy(&bytes).contains("a photograph");
+    assert!(stale, "the header names the prompts");
+    let mut other_prompts = bytes.clone();
+    let at = other_prompts.windows(12).position(|w| w == b"a photograph").unwrap();
+    other_prompts[at + 2] = b'P';
+    let error = TagIndex::from_bytes(&other_prompts, &quantized).unwrap_err();
+    assert!(error.code() == "InvalidTagsFile" && error.to_string().contains("rebuild"), "{error}");
 
     for broken in [&bytes[..5], &bytes[..bytes.len() - 1], b"SLTAGS\0\x01\xff\xff\xff\xff{}".as_slice()] {
         assert_eq!(TagIndex::from_bytes(broken, &quantized).unwrap_err().code(), "InvalidTagsFile");

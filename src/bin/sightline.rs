@@ -43,7 +43,8 @@ enum Command {
     /// Azure Image Analysis 4.0-shaped analysis of one image.
     Analyze {
         image: PathBuf,
-        /// Comma-separated Azure feature names: tags, smartCrops.
+        /// Comma-separated Azure feature names: tags, smartCrops (4.0); color, imageType, adult,
+        /// categories (3.2).
         #[arg(long, value_delimiter = ',', required = true)]
         features: Vec<String>,
         /// Comma-separated aspect ratios (width/height) between 0.75 and 1.8.
