@@ -6,7 +6,11 @@
 
 use serde::Deserialize;
 
-use crate::azure::{ImageAnalysisResult, ImageMetadata, SmartCropsResult, TagsResult};
+use crate::azure::{
+    DetectedPerson, DetectedTag, FaceInfo, ImageAnalysisResult, ImageBoundingBox, ImageMetadata, PeopleResult,
+    SmartCropsResult, TagsResult,
+};
+use crate::faces::{FaceDetector, DEFAULT_SCORE_THRESHOLD};
 use crate::color::analyze_color;
 use crate::v32::{self, PromptSet};
 use crate::decode::decode_image;
@@ -20,6 +24,7 @@ use crate::tags::TagIndex;
 pub enum Feature {
     Tags,
     SmartCrops,
+    People,
     Color,
     ImageType,
     Adult,
@@ -27,9 +32,10 @@ pub enum Feature {
 }
 
 impl Feature {
-    const ALL: [(&'static str, Feature); 6] = [
+    const ALL: [(&'static str, Feature); 7] = [
         ("tags", Feature::Tags),
         ("smartCrops", Feature::SmartCrops),
+        ("people", Feature::People),
         ("color", Feature::Color),
         ("imageType", Feature::ImageType),
         ("adult", Feature::Adult),
@@ -38,7 +44,7 @@ impl Feature {
 
     /// Features answered from the tags file's precomputed text embeddings.
     fn needs_tags_file(self) -> bool {
-        !matches!(self, Feature::SmartCrops | Feature::Color)
+        !matches!(self, Feature::SmartCrops | Feature::People | Feature::Color)
     }
 }
 
@@ -48,7 +54,6 @@ const UNAVAILABLE: &[(&str, &str)] = &[
     ("denseCaptions", "captions need a generative model; Sightline runs SigLIP, which does not write text"),
     ("objects", "object detection is not available yet; use tags, or labels for zero-shot checks"),
     ("read", "OCR is not available in this build yet (local PP-OCR and Document Intelligence are planned)"),
-    ("people", "people detection is not available in this build yet (local YuNet and the Face API are planned)"),
 ];
 
 /// Defaults chosen for SigLIP's sigmoid probabilities (independent per tag, typically far below
@@ -112,7 +117,7 @@ impl AnalyzeOptions {
                     return Err(SightlineError::request(
                         "NotSupportedVisualFeature",
                         format!(
-                            "the feature '{other}' is not supported: {reason}. Supported here: tags, smartCrops, color, imageType, adult, categories"
+                            "the feature '{other}' is not supported: {reason}. Supported here: tags, smartCrops, people, color, imageType, adult, categories"
                         ),
                     ));
                 }
@@ -158,38 +163,51 @@ impl AnalyzeOptions {
     }
 }
 
-/// Analyse image bytes. `tags` is required when the `tags` feature is requested.
+/// What an analysis can draw on: the SigLIP model, and optionally the tags file built for it
+/// and the face detector. Features that need a missing part are refused with a clear error.
+#[derive(Debug, Clone, Copy)]
+pub struct Analyzer<'a> {
+    pub model: &'a SiglipModel,
+    pub tags: Option<&'a TagIndex>,
+    pub faces: Option<&'a FaceDetector>,
+}
+
+/// Analyse image bytes with a model and (for tags and the zero-shot 3.2 features) its tags file.
 pub fn analyze(
     model: &SiglipModel,
     tags: Option<&TagIndex>,
     image_bytes: &[u8],
     options: &AnalyzeOptions,
 ) -> Result<ImageAnalysisResult> {
-    let request = options.validate(model)?;
-    let wants = |f: Feature| request.features.contains(&f);
-    if tags.is_none() && request.features.iter().any(|f| f.needs_tags_file()) {
-        return Err(SightlineError::TagsNotLoaded);
-    }
-    let image = decode_image(image_bytes)?;
-    let (width, height) = (image.width(), image.height());
-    let vision = model.vision_features(&image)?;
-    let (scale, bias) = (model.descriptor().logit_scale, model.descriptor().logit_bias);
+    Analyzer { model, tags, faces: None }.analyze(image_bytes, options)
+}
 
-    let custom = if request.labels.is_empty() {
-        None
-    } else {
-        let label_embeddings = model.embed_labels(&request.labels)?;
-        let scores = model.score_labels(&vision.embedding, &request.labels, &label_embeddings);
-        let values = scores
-            .into_iter()
-            .map(|s| crate::azure::DetectedTag { name: s.label, confidence: s.confidence })
-            .collect();
-        Some(TagsResult { values })
-    };
+impl Analyzer<'_> {
+    pub fn analyze(&self, image_bytes: &[u8], options: &AnalyzeOptions) -> Result<ImageAnalysisResult> {
+        let (model, tags) = (self.model, self.tags);
+        let request = options.validate(model)?;
+        let wants = |f: Feature| request.features.contains(&f);
+        if tags.is_none() && request.features.iter().any(|f| f.needs_tags_file()) {
+            return Err(SightlineError::TagsNotLoaded);
+        }
+        if self.faces.is_none() && wants(Feature::People) {
+            return Err(SightlineError::FaceModelNotLoaded);
+        }
+        let image = decode_image(image_bytes)?;
+        let (width, height) = (image.width(), image.height());
+        let vision = model.vision_features(&image)?;
+        let (scale, bias) = (model.descriptor().logit_scale, model.descriptor().logit_bias);
 
-    let tags_result = match tags.filter(|_| wants(Feature::Tags)) {
-        None => None,
-        Some(index) => {
+        let custom = if request.labels.is_empty() {
+            None
+        } else {
+            let label_embeddings = model.embed_labels(&request.labels)?;
+            let scores = model.score_labels(&vision.embedding, &request.labels, &label_embeddings);
+            let values = scores.into_iter().map(|s| DetectedTag { name: s.label, confidence: s.confidence }).collect();
+            Some(TagsResult { values })
+        };
+
+        let tags_result = tags.filter(|_| wants(Feature::Tags)).map(|index| {
             let mut values = index.tag(&vision.embedding, scale, bias, request.tag_threshold, request.max_tags);
             // Custom labels above the threshold join the tags, unless a tag has that name already.
             for label in custom.iter().flat_map(|c| &c.values) {
@@ -198,27 +216,43 @@ pub fn analyze(
                 }
             }
             values.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-            Some(TagsResult { values })
-        }
-    };
+            TagsResult { values }
+        });
 
-    let smart_crops_result = wants(Feature::SmartCrops).then(|| {
-        let saliency = SaliencyMap::from_patches(&vision.patches, &vision.embedding, vision.grid);
-        SmartCropsResult { values: smart_crops(width, height, &request.aspect_ratios, &saliency, &[]) }
-    });
+        // Faces serve the people feature and, when a detector is loaded, keep smart crops on faces.
+        let faces = match self.faces.filter(|_| wants(Feature::People) || wants(Feature::SmartCrops)) {
+            Some(detector) => detector.detect(&image.rgb, DEFAULT_SCORE_THRESHOLD)?,
+            None => Vec::new(),
+        };
+        let face_boxes: Vec<ImageBoundingBox> = faces.iter().map(|f| ImageBoundingBox::from(f.rect)).collect();
 
-    let zero_shot = |feature: Feature, set: &PromptSet| {
-        tags.filter(|_| wants(feature)).map(|index| index.set_logits(set, &vision.embedding, scale, bias))
-    };
-    Ok(ImageAnalysisResult {
-        model_version: model_version(model),
-        metadata: ImageMetadata { width, height },
-        tags_result,
-        smart_crops_result,
-        custom_labels_result: custom,
-        color: wants(Feature::Color).then(|| analyze_color(&image.rgb)),
-        image_type: zero_shot(Feature::ImageType, &v32::IMAGE_TYPE).map(|l| v32::image_type(&l)),
-        adult: zero_shot(Feature::Adult, &v32::ADULT).map(|l| v32::adult(&l)),
-        categories: zero_shot(Feature::Categories, &v32::CATEGORIES).map(|l| v32::categories(&l)),
-    })
+        let smart_crops_result = wants(Feature::SmartCrops).then(|| {
+            let saliency = SaliencyMap::from_patches(&vision.patches, &vision.embedding, vision.grid);
+            SmartCropsResult { values: smart_crops(width, height, &request.aspect_ratios, &saliency, &face_boxes) }
+        });
+        let people_result = wants(Feature::People).then(|| PeopleResult {
+            values: faces
+                .iter()
+                .zip(&face_boxes)
+                .map(|(face, &bounding_box)| DetectedPerson { bounding_box, confidence: face.score })
+                .collect(),
+        });
+
+        let zero_shot = |feature: Feature, set: &PromptSet| {
+            tags.filter(|_| wants(feature)).map(|index| index.set_logits(set, &vision.embedding, scale, bias))
+        };
+        Ok(ImageAnalysisResult {
+            model_version: model_version(model),
+            metadata: ImageMetadata { width, height },
+            tags_result,
+            smart_crops_result,
+            people_result,
+            faces: wants(Feature::People).then(|| faces.iter().map(FaceInfo::from).collect()),
+            custom_labels_result: custom,
+            color: wants(Feature::Color).then(|| analyze_color(&image.rgb)),
+            image_type: zero_shot(Feature::ImageType, &v32::IMAGE_TYPE).map(|l| v32::image_type(&l)),
+            adult: zero_shot(Feature::Adult, &v32::ADULT).map(|l| v32::adult(&l)),
+            categories: zero_shot(Feature::Categories, &v32::CATEGORIES).map(|l| v32::categories(&l)),
+        })
+    }
 }

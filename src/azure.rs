@@ -16,6 +16,12 @@ pub struct ImageAnalysisResult {
     pub tags_result: Option<TagsResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smart_crops_result: Option<SmartCropsResult>,
+    /// People found by their faces (local YuNet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people_result: Option<PeopleResult>,
+    /// The same faces with 3.2-style rectangles, landmarks and scores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faces: Option<Vec<FaceInfo>>,
     /// Sightline addition: every label the caller passed in `labels`, in their order, scored
     /// independently (those above the threshold also appear in `tagsResult`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,6 +68,63 @@ pub struct CropRegion {
     pub bounding_box: ImageBoundingBox,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeopleResult {
+    pub values: Vec<DetectedPerson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectedPerson {
+    pub bounding_box: ImageBoundingBox,
+    pub confidence: f32,
+}
+
+/// A face as Image Analysis 3.2 listed them (`faceRectangle`), with landmarks and score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaceInfo {
+    pub face_rectangle: FaceRectangle,
+    pub landmarks: FaceLandmarks,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaceRectangle {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub x: f32,
+    pub y: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaceLandmarks {
+    pub eye_right: Point,
+    pub eye_left: Point,
+    pub nose_tip: Point,
+    pub mouth_right: Point,
+    pub mouth_left: Point,
+}
+
+impl From<&crate::faces::Face> for FaceInfo {
+    fn from(face: &crate::faces::Face) -> Self {
+        let b = ImageBoundingBox::from(face.rect);
+        let p = |i: usize| Point { x: face.landmarks[i][0], y: face.landmarks[i][1] };
+        FaceInfo {
+            face_rectangle: FaceRectangle { left: b.x, top: b.y, width: b.w, height: b.h },
+            landmarks: FaceLandmarks { eye_right: p(0), eye_left: p(1), nose_tip: p(2), mouth_right: p(3), mouth_left: p(4) },
+            score: face.score,
+        }
+    }
+}
+
 /// Integer pixel rectangle: top-left corner, width, height.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageBoundingBox {
@@ -69,6 +132,15 @@ pub struct ImageBoundingBox {
     pub y: u32,
     pub w: u32,
     pub h: u32,
+}
+
+impl From<[f32; 4]> for ImageBoundingBox {
+    /// Round a float left/top/width/height rectangle outwards to whole pixels.
+    fn from([x, y, w, h]: [f32; 4]) -> Self {
+        let (x0, y0) = (x.max(0.0).floor(), y.max(0.0).floor());
+        let (x1, y1) = ((x + w).ceil(), (y + h).ceil());
+        ImageBoundingBox { x: x0 as u32, y: y0 as u32, w: (x1 - x0).max(0.0) as u32, h: (y1 - y0).max(0.0) as u32 }
+    }
 }
 
 /// `Azure.Core.Foundations.ErrorResponse`.

@@ -58,6 +58,9 @@ pub enum SightlineError {
     #[error("the tags feature needs the tag vocabulary's embeddings: load the tags file built for this model (`sightline build-tags --model DIR`)")]
     TagsNotLoaded,
 
+    #[error("the people feature and face-aware smart crops need the face model: load YuNet (scripts/fetch-models yunet)")]
+    FaceModelNotLoaded,
+
     // ---- analyze requests (Azure's InvalidRequest family) ------------------------------------
     #[error("{message}")]
     InvalidRequest { inner: &'static str, message: String },
@@ -88,6 +91,7 @@ impl SightlineError {
             SightlineError::InvalidTagsFile { .. } => "InvalidTagsFile",
             SightlineError::TagsModelMismatch { .. } => "TagsModelMismatch",
             SightlineError::TagsNotLoaded => "TagsNotLoaded",
+            SightlineError::FaceModelNotLoaded => "FaceModelNotLoaded",
             SightlineError::InvalidRequest { inner, .. } => inner,
             SightlineError::InvalidArgument { .. } => "InvalidArgument",
             SightlineError::InferenceFailed { .. } => "InferenceFailed",

@@ -12,6 +12,7 @@ pub mod color;
 pub mod decode;
 pub mod descriptor;
 pub mod error;
+pub mod faces;
 pub mod preprocess;
 pub mod resample;
 pub mod scoring;
@@ -25,11 +26,12 @@ mod tower;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use analyze::{analyze, AnalyzeOptions};
+pub use analyze::{analyze, AnalyzeOptions, Analyzer};
 pub use azure::ImageAnalysisResult;
 pub use decode::{decode_image, DecodedImage};
 pub use descriptor::{ModelDescriptor, Resample};
 pub use error::{Result, SightlineError};
+pub use faces::FaceDetector;
 pub use scoring::LabelScore;
 pub use siglip::{ImageEmbedding, ModelFiles, SiglipModel};
 pub use tags::TagIndex;

@@ -14,9 +14,10 @@ use js_sys::{Array, Float32Array, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::analyze::{analyze, AnalyzeOptions};
+use crate::analyze::{AnalyzeOptions, Analyzer};
 use crate::azure::ErrorResponse;
 use crate::error::SightlineError;
+use crate::faces::FaceDetector;
 use crate::siglip::{ModelFiles, SiglipModel as CoreModel};
 use crate::tags::TagIndex;
 
@@ -42,6 +43,7 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
 pub struct WasmSiglipModel {
     model: CoreModel,
     tags: Option<TagIndex>,
+    faces: Option<FaceDetector>,
 }
 
 #[wasm_bindgen(js_class = SiglipModel)]
@@ -61,7 +63,7 @@ impl WasmSiglipModel {
             text_model: text_model.as_deref(),
             tokenizer: tokenizer.as_deref(),
         };
-        CoreModel::load(files).map(|model| WasmSiglipModel { model, tags: None }).map_err(js_error)
+        CoreModel::load(files).map(|model| WasmSiglipModel { model, tags: None, faces: None }).map_err(js_error)
     }
 
     /// The descriptor as a plain object (name, synthetic, image_size, …).
@@ -121,12 +123,20 @@ impl WasmSiglipModel {
         Ok(count)
     }
 
+    /// Load the YuNet face model: enables `people` and keeps smart crops on faces.
+    #[wasm_bindgen(js_name = loadFaceModel)]
+    pub fn load_face_model(&mut self, onnx: &[u8]) -> Result<(), JsValue> {
+        self.faces = Some(FaceDetector::load(onnx).map_err(js_error)?);
+        Ok(())
+    }
+
     /// Azure Image Analysis 4.0: `options` is `{features, smartcropsAspectRatios, language,
     /// modelVersion, labels, tagThreshold, maxTags}`; returns `{modelVersion, metadata,
     /// tagsResult, smartCropsResult, customLabelsResult}` as plain objects.
     pub fn analyze(&self, image: &[u8], options: JsValue) -> Result<JsValue, JsValue> {
         let options: AnalyzeOptions = serde_wasm_bindgen::from_value(options)
             .map_err(|e| js_error(SightlineError::request("InvalidParameter", format!("options: {e}"))))?;
-        to_js(&analyze(&self.model, self.tags.as_ref(), image, &options).map_err(js_error)?)
+        let analyzer = Analyzer { model: &self.model, tags: self.tags.as_ref(), faces: self.faces.as_ref() };
+        to_js(&analyzer.analyze(image, &options).map_err(js_error)?)
     }
 }

@@ -94,6 +94,24 @@ fn results_validate_against_the_azure_schema() {
 }
 
 #[test]
+fn people_results_validate_with_3_2_style_faces() {
+    let model = load(true);
+    let faces = sightline::FaceDetector::load(&read(repo().join("models/yunet/face_detection_yunet_2026may.onnx"))).unwrap();
+    let analyzer = sightline::Analyzer { model: &model, tags: None, faces: Some(&faces) };
+    let result = analyzer.analyze(&read(shared().join("images/faces/two_people.jpg")), &options(&["people"])).unwrap();
+    let value = serde_json::to_value(&result).unwrap();
+    assert_valid("ImageAnalysisResult", &value);
+    assert_eq!(value["peopleResult"]["values"].as_array().unwrap().len(), 2);
+    let face = &value["faces"][0];
+    for key in ["left", "top", "width", "height"] {
+        assert!(face["faceRectangle"][key].is_u64(), "{face}");
+    }
+    for key in ["eyeRight", "eyeLeft", "noseTip", "mouthRight", "mouthLeft"] {
+        assert!(face["landmarks"][key]["x"].is_number(), "{face}");
+    }
+}
+
+#[test]
 fn zero_shot_3_2_features_need_the_tags_file_color_does_not() {
     let model = load(true);
     let image = read(shared().join("images/photos/coffee.png"));
@@ -117,6 +135,7 @@ fn request_errors_use_azures_codes_and_validate() {
         (AnalyzeOptions { smartcrops_aspect_ratios: Some(vec![2.5]), ..options(&["smartCrops"]) }, "InvalidParameter"),
         (AnalyzeOptions { model_version: Some("2023-10-01".into()), ..options(&["smartCrops"]) }, "NotSupportedModelVersion"),
         (options(&["tags"]), "TagsNotLoaded"),
+        (options(&["people"]), "FaceModelNotLoaded"),
     ];
     for (request, inner) in cases {
         let error = analyze(&model, None, &image, request).unwrap_err();

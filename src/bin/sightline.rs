@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use sightline::azure::ErrorResponse;
-use sightline::{analyze, AnalyzeOptions, ModelDescriptor, ModelFiles, SiglipModel, SightlineError, TagIndex};
+use sightline::{AnalyzeOptions, Analyzer, FaceDetector, ModelDescriptor, ModelFiles, SiglipModel, SightlineError, TagIndex};
 
 #[derive(Parser)]
 #[command(name = "sightline", version, about = "SigLIP image analysis: embeddings and zero-shot labels")]
@@ -43,8 +43,8 @@ enum Command {
     /// Azure Image Analysis 4.0-shaped analysis of one image.
     Analyze {
         image: PathBuf,
-        /// Comma-separated Azure feature names: tags, smartCrops (4.0); color, imageType, adult,
-        /// categories (3.2).
+        /// Comma-separated Azure feature names: tags, smartCrops, people (4.0); color, imageType,
+        /// adult, categories (3.2).
         #[arg(long, value_delimiter = ',', required = true)]
         features: Vec<String>,
         /// Comma-separated aspect ratios (width/height) between 0.75 and 1.8.
@@ -60,6 +60,10 @@ enum Command {
         /// Tags file built for this model (default: MODEL/tags-en.sltags).
         #[arg(long, value_name = "FILE")]
         tags: Option<PathBuf>,
+        /// YuNet face model, for people and face-aware smart crops
+        /// (default: MODEL/../yunet/face_detection_yunet_2026may.onnx).
+        #[arg(long = "face-model", value_name = "FILE")]
+        face_model: Option<PathBuf>,
         /// Smallest tag confidence reported (0..1).
         #[arg(long = "tag-threshold")]
         tag_threshold: Option<f32>,
@@ -99,6 +103,14 @@ struct Common {
 
 /// Where `build-tags` writes, and `analyze` looks for, a model's tags file.
 const TAGS_FILE: &str = "tags-en.sltags";
+/// The YuNet file `scripts/fetch-models yunet` installs.
+const FACE_MODEL_FILE: &str = "face_detection_yunet_2026may.onnx";
+
+/// The optional parts `analyze` loads when a feature needs them.
+struct AnalyzePaths {
+    tags: PathBuf,
+    face_model: PathBuf,
+}
 
 /// Image extensions picked up when walking a directory (files named explicitly are always tried).
 const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "jpe", "png", "webp", "gif", "bmp", "tif", "tiff"];
@@ -138,6 +150,7 @@ fn run(command: Command) -> Result<bool, String> {
             language,
             model_version,
             tags,
+            face_model,
             tag_threshold,
             max_tags,
             common,
@@ -151,8 +164,11 @@ fn run(command: Command) -> Result<bool, String> {
                 tag_threshold,
                 max_tags,
             };
-            let tags_path = tags.unwrap_or_else(|| common.model.join(TAGS_FILE));
-            analyze_image(&common.model, &tags_path, &image, &options, common.json)
+            let paths = AnalyzePaths {
+                tags: tags.unwrap_or_else(|| common.model.join(TAGS_FILE)),
+                face_model: face_model.unwrap_or_else(|| common.model.join("../yunet").join(FACE_MODEL_FILE)),
+            };
+            analyze_image(&common.model, &paths, &image, &options, common.json)
         }
         Command::BuildTags { vocabulary, output, model } => {
             let output = output.unwrap_or_else(|| model.join(TAGS_FILE));
@@ -331,26 +347,33 @@ fn classify(model: &SiglipModel, inputs: &[PathBuf], labels: &[String], as_json:
 /// Analyse one image; errors print Azure's JSON error body (with --json) and exit 1.
 fn analyze_image(
     model_dir: &Path,
-    tags_path: &Path,
+    paths: &AnalyzePaths,
     image: &Path,
     options: &AnalyzeOptions,
     as_json: bool,
 ) -> Result<bool, String> {
     let wants_labels = options.labels.as_ref().is_some_and(|l| !l.is_empty());
     let model = load_model(model_dir, wants_labels)?;
-    let wants_tags = options.features.iter().any(|f| f.trim().eq_ignore_ascii_case("tags"));
+    let wants = |name: &str| options.features.iter().any(|f| f.trim().eq_ignore_ascii_case(name));
+    let needs_tags = ["tags", "imageType", "adult", "categories"].iter().any(|f| wants(f));
     let outcome = (|| {
-        let tags = match wants_tags {
+        let tags = match needs_tags {
             false => None,
-            true => match std::fs::read(tags_path) {
+            true => match std::fs::read(&paths.tags) {
                 Ok(bytes) => Some(TagIndex::from_bytes(&bytes, &model)?),
                 Err(_) => return Err(SightlineError::TagsNotLoaded),
             },
         };
-        let bytes = std::fs::read(image).map_err(|e| {
-            SightlineError::CorruptImage { format: "file".into(), reason: format!("cannot read {}: {e}", image.display()) }
+        // Faces are required for people and used, when installed, to keep smart crops on faces.
+        let faces = match (wants("people") || wants("smartCrops"), std::fs::read(&paths.face_model)) {
+            (true, Ok(bytes)) => Some(FaceDetector::load(&bytes)?),
+            _ => None,
+        };
+        let bytes = std::fs::read(image).map_err(|e| SightlineError::CorruptImage {
+            format: "file".into(),
+            reason: format!("cannot read {}: {e}", image.display()),
         })?;
-        analyze(&model, tags.as_ref(), &bytes, options)
+        Analyzer { model: &model, tags: tags.as_ref(), faces: faces.as_ref() }.analyze(&bytes, options)
     })();
     match outcome {
         Ok(result) => {
@@ -366,8 +389,17 @@ fn analyze_image(
                 println!("{}", serde_json::to_string_pretty(&ErrorResponse::from(&error)).expect("errors serialise"));
             }
             eprintln!("error: {}: {error} [{}]", image.display(), error.code());
-            if matches!(error, SightlineError::TagsNotLoaded) {
-                eprintln!("  (looked for {}; build it with `sightline build-tags --model {}`)", tags_path.display(), model_dir.display());
+            match error {
+                SightlineError::TagsNotLoaded => eprintln!(
+                    "  (looked for {}; build it with `sightline build-tags --model {}`)",
+                    paths.tags.display(),
+                    model_dir.display()
+                ),
+                SightlineError::FaceModelNotLoaded => eprintln!(
+                    "  (looked for {}; pass --face-model FILE or run `scripts/fetch-models yunet`)",
+                    paths.face_model.display()
+                ),
+                _ => {}
             }
             Ok(false)
         }
@@ -386,6 +418,13 @@ fn print_analysis(result: &sightline::ImageAnalysisResult) {
         println!("labels:");
         for t in &labels.values {
             println!("  {:>7.3}%  {}", t.confidence * 100.0, t.name);
+        }
+    }
+    if let Some(people) = &result.people_result {
+        println!("people (by face): {}", people.values.len());
+        for p in &people.values {
+            let b = p.bounding_box;
+            println!("  {:>6.1}%  x {} y {} w {} h {}", p.confidence * 100.0, b.x, b.y, b.w, b.h);
         }
     }
     if let Some(crops) = &result.smart_crops_result {
