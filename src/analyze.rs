@@ -241,8 +241,12 @@ impl Analyzer<'_> {
         let zero_shot = |feature: Feature, set: &PromptSet| {
             tags.filter(|_| wants(feature)).map(|index| index.set_logits(set, &vision.embedding, scale, bias))
         };
+        let synthetic = model.descriptor().synthetic;
         Ok(ImageAnalysisResult {
             model_version: model_version(model),
+            warning: synthetic.then(|| {
+                format!("{} is a synthetic test model with random weights: these results are meaningless", model.descriptor().name)
+            }),
             metadata: ImageMetadata { width, height },
             tags_result,
             smart_crops_result,

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct ImageAnalysisResult {
     pub model_version: String,
+    /// Set when the results mean nothing (a synthetic test model): programs must not use them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     pub metadata: ImageMetadata,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags_result: Option<TagsResult>,

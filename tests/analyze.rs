@@ -75,6 +75,7 @@ fn results_validate_against_the_azure_schema() {
     let value = serde_json::to_value(&result).unwrap();
     assert_valid("ImageAnalysisResult", &value);
     assert_eq!(value["metadata"], json!({ "width": 512, "height": 512 }));
+    assert!(value["warning"].as_str().unwrap().contains("synthetic"), "test-model results say so");
     assert_eq!(value["smartCropsResult"]["values"].as_array().unwrap().len(), 2);
     let tag_values = value["tagsResult"]["values"].as_array().unwrap();
     assert_eq!(tag_values.len(), 8 + 2, "threshold 0: every tag and custom label");
