@@ -76,6 +76,8 @@ pub struct AnalyzeOptions {
     pub labels: Option<Vec<String>>,
     pub tag_threshold: Option<f32>,
     pub max_tags: Option<usize>,
+    /// Sightline addition: also return the image's unit embedding (for search and live labels).
+    pub include_embedding: Option<bool>,
 }
 
 /// Options after validation.
@@ -253,6 +255,7 @@ impl Analyzer<'_> {
             people_result,
             faces: wants(Feature::People).then(|| faces.iter().map(FaceInfo::from).collect()),
             custom_labels_result: custom,
+            embedding: options.include_embedding.unwrap_or(false).then(|| vision.embedding.clone()),
             color: wants(Feature::Color).then(|| analyze_color(&image.rgb)),
             image_type: zero_shot(Feature::ImageType, &v32::IMAGE_TYPE).map(|l| v32::image_type(&l)),
             adult: zero_shot(Feature::Adult, &v32::ADULT).map(|l| v32::adult(&l)),

@@ -29,6 +29,9 @@ pub struct ImageAnalysisResult {
     /// independently (those above the threshold also appear in `tagsResult`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_labels_result: Option<TagsResult>,
+    /// Sightline addition, on request: the image's unit SigLIP embedding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Vec<f32>>,
     /// Image Analysis 3.2 features, under their 3.2 names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub color: Option<crate::color::ColorInfo>,

@@ -163,6 +163,7 @@ fn run(command: Command) -> Result<bool, String> {
                 labels: (!labels.is_empty()).then_some(labels),
                 tag_threshold,
                 max_tags,
+                include_embedding: None,
             };
             let paths = AnalyzePaths {
                 tags: tags.unwrap_or_else(|| common.model.join(TAGS_FILE)),

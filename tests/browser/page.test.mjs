@@ -1,0 +1,80 @@
+// The drag-and-drop page in real Chromium (Debian's /usr/bin/chromium driven by playwright-core):
+// load the model, drop a photo through a real drop event, see tags, faces and the synthetic-model
+// banner, type labels, search, drop a corrupt file and see its error card. Screenshots go to
+// test-output/browser/. Needs www/ built and served: tests/browser/run does both.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.SIGHTLINE_URL ?? "http://127.0.0.1:8765/";
+const SHARED = process.env.SIGHTLINE_SHARED ?? new URL("../../../shared", import.meta.url).pathname;
+const OUT = new URL("../../test-output/browser/", import.meta.url).pathname;
+mkdirSync(OUT, { recursive: true });
+
+let browser;
+let page;
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+  page.on("pageerror", (e) => console.error("page error:", e));
+});
+
+after(async () => browser?.close());
+
+/** Drop files on the drop zone with a real DragEvent carrying a DataTransfer of Files. */
+async function drop(files) {
+  const payload = files.map(({ name, bytes, type }) => ({ name, type, data: Array.from(bytes) }));
+  await page.evaluate((items) => {
+    const transfer = new DataTransfer();
+    for (const { name, type, data } of items) transfer.items.add(new File([new Uint8Array(data)], name, { type }));
+    const zone = document.querySelector("#drop-zone");
+    zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, payload);
+}
+
+test("the page loads the model and says when it is synthetic", async () => {
+  await page.goto(BASE);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  assert.match(await page.textContent("#status-text"), /Ready: siglip-test-tiny with \d+ tags and face detection/);
+  assert.equal(await page.isVisible("#synthetic-banner"), true, "the test-model banner is shown");
+  await page.screenshot({ path: `${OUT}01-ready.png`, fullPage: true });
+});
+
+test("a dropped photo gets results, faces and the Azure JSON", async () => {
+  await drop([{ name: "astronaut.png", type: "image/png", bytes: readFileSync(`${SHARED}/images/faces/astronaut.png`) }]);
+  const card = page.locator(".card").first();
+  await card.locator(".json pre").waitFor({ state: "attached" });
+  await page.waitForFunction(() => document.querySelector(".card .json pre")?.textContent.includes("modelVersion"), null, { timeout: 60_000 });
+  const json = JSON.parse(await card.locator(".json pre").textContent());
+  assert.deepEqual(json.metadata, { width: 512, height: 512 });
+  assert.equal(json.faces.length, 1, "one face on the astronaut");
+  assert.equal(await card.locator(".face-box").count(), 1, "the face box is drawn");
+  assert.match(json.warning, /synthetic/);
+  await page.screenshot({ path: `${OUT}02-result.png`, fullPage: true });
+});
+
+test("custom labels score live and text search ranks images", async () => {
+  await drop([{ name: "chelsea.png", type: "image/png", bytes: readFileSync(`${SHARED}/images/photos/chelsea.png`) }]);
+  await page.waitForFunction(() => document.querySelectorAll(".card .json pre").length === 2 && [...document.querySelectorAll(".card .json pre")].every((p) => p.textContent.includes("modelVersion")), null, { timeout: 60_000 });
+  await page.fill("#labels-input", "a cat, an astronaut");
+  await page.waitForFunction(() => [...document.querySelectorAll(".card .labels")].every((l) => l.children.length === 2), null, { timeout: 30_000 });
+  await page.fill("#search-input", "a cat sitting on a chair");
+  await page.waitForFunction(() => [...document.querySelectorAll(".search-score")].filter((s) => !s.hidden).length === 2, null, { timeout: 30_000 });
+  assert.match(await page.locator(".search-score").first().textContent(), /Search rank \d/);
+  await page.screenshot({ path: `${OUT}03-labels-search.png`, fullPage: true });
+});
+
+test("a corrupt file gets an error card and the others go on", async () => {
+  await drop([{ name: "broken.jpg", type: "image/jpeg", bytes: Buffer.from("this is not a jpeg at all") }]);
+  await page.waitForSelector(".card.error", { timeout: 30_000 });
+  assert.match(await page.locator(".card.error .state").textContent(), /InvalidImageFormat/);
+  assert.equal(await page.locator(".card:not(.error)").count(), 2);
+  await page.screenshot({ path: `${OUT}04-error.png`, fullPage: true });
+});

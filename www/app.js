@@ -1,0 +1,260 @@
+// The page: input (drop, folders, picker, paste), progress, result cards. All analysis happens
+// in worker.js; this module only talks to it and renders.
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+
+const cards = new Map(); // image id → {element, result}
+let nextId = 1;
+let ready = false;
+const pending = []; // files dropped before the model is ready
+
+function setStatus(text) {
+  $("#status-text").textContent = text;
+}
+
+function formatBytes(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.round(n / 1e3)} kB`;
+}
+
+const progressRows = new Map();
+function showProgress({ label, loaded, total, fromCache }) {
+  let row = progressRows.get(label);
+  if (!row) {
+    row = document.createElement("div");
+    row.className = "progress-row";
+    row.innerHTML = `<span></span><progress max="100"></progress><span></span>`;
+    row.children[0].textContent = label;
+    row.children[1].setAttribute("aria-label", `${label} download`);
+    $("#progress-list").append(row);
+    progressRows.set(label, row);
+  }
+  const percent = total ? Math.min(100, Math.round((loaded / total) * 100)) : 0;
+  row.children[1].value = fromCache ? 100 : percent;
+  row.children[2].textContent = fromCache
+    ? `${formatBytes(loaded)} (from cache)`
+    : `${formatBytes(loaded)}${total ? ` of ${formatBytes(total)} · ${percent}%` : ""}`;
+}
+
+function bar(name, confidence) {
+  const li = document.createElement("li");
+  li.className = "bar";
+  const label = document.createElement("span");
+  label.textContent = name;
+  const meter = document.createElement("meter");
+  meter.min = 0;
+  meter.max = 1;
+  meter.value = confidence;
+  meter.setAttribute("aria-label", `${name} confidence`);
+  const value = document.createElement("span");
+  value.textContent = `${(confidence * 100).toFixed(1)}%`;
+  li.append(label, meter, value);
+  return li;
+}
+
+function addCard(file) {
+  const id = nextId++;
+  const element = $("#card-template").content.firstElementChild.cloneNode(true);
+  $(".name", element).textContent = file.name;
+  $(".meta", element).textContent = formatBytes(file.size);
+  $("img", element).src = URL.createObjectURL(file);
+  $("img", element).alt = file.name;
+  $("#results").append(element);
+  cards.set(id, { element, result: null, name: file.name });
+  return id;
+}
+
+async function analyzeFile(file) {
+  const id = addCard(file);
+  const bytes = await file.arrayBuffer();
+  worker.postMessage({ type: "analyze", id, bytes }, [bytes]);
+}
+
+function enqueue(files) {
+  for (const file of files) {
+    if (ready) analyzeFile(file);
+    else pending.push(file);
+  }
+}
+
+function drawBoxes(card, result) {
+  const overlay = $(".overlay", card.element);
+  overlay.replaceChildren();
+  const { width, height } = result.metadata;
+  const place = (div, x, y, w, h) => {
+    Object.assign(div.style, { left: `${(100 * x) / width}%`, top: `${(100 * y) / height}%`, width: `${(100 * w) / width}%`, height: `${(100 * h) / height}%` });
+    overlay.append(div);
+  };
+  for (const face of result.faces ?? []) {
+    const r = face.faceRectangle;
+    const div = document.createElement("div");
+    div.className = "face-box";
+    div.title = `face ${(face.score * 100).toFixed(0)}%`;
+    place(div, r.left, r.top, r.width, r.height);
+  }
+  const crop = result.smartCropsResult?.values?.[0]?.boundingBox;
+  if (crop) {
+    const div = document.createElement("div");
+    div.className = "crop-box";
+    div.title = "smart crop";
+    place(div, crop.x, crop.y, crop.w, crop.h);
+  }
+}
+
+function showResult(id, result) {
+  const card = cards.get(id);
+  if (!card) return;
+  card.result = result;
+  const { element } = card;
+  const { width, height } = result.metadata;
+  const faces = result.faces?.length ?? 0;
+  $(".meta", element).textContent = `${width}×${height} · ${faces} face${faces === 1 ? "" : "s"} · ${result.color?.dominantColors?.join(", ") ?? ""}`;
+  $(".state", element).textContent = result.tagsResult?.values?.length ? "" : "No tag reached the threshold.";
+  const tags = $(".tags", element);
+  tags.replaceChildren(...(result.tagsResult?.values ?? []).map((t) => bar(t.name, t.confidence)));
+  drawBoxes(card, result);
+  const { embedding, ...azure } = result;
+  $(".json pre", element).textContent = JSON.stringify(azure, null, 2);
+  $(".actions", element).hidden = false;
+  $(".copy-embedding", element).onclick = () => navigator.clipboard.writeText(JSON.stringify(embedding));
+  $(".download-json", element).onclick = () => {
+    const url = URL.createObjectURL(new Blob([JSON.stringify(azure, null, 2)], { type: "application/json" }));
+    const a = Object.assign(document.createElement("a"), { href: url, download: `${card.name}.json` });
+    a.click();
+    URL.revokeObjectURL(url);
+  };
+  sendLabels();
+}
+
+function showError(id, error) {
+  const card = cards.get(id);
+  if (!card) {
+    setStatus(`The model could not be loaded: ${error.message} [${error.code}]`);
+    return;
+  }
+  card.element.classList.add("error");
+  $(".state", card.element).textContent = `${error.message} [${error.code}]`;
+  $(".thumb", card.element).hidden = true;
+  $(".json", card.element).hidden = true;
+}
+
+let labelsTimer = 0;
+function sendLabels() {
+  clearTimeout(labelsTimer);
+  labelsTimer = setTimeout(() => {
+    const labels = $("#labels-input").value.split(",").map((l) => l.trim()).filter(Boolean);
+    if (ready) worker.postMessage({ type: "labels", labels });
+  }, 250);
+}
+
+let searchTimer = 0;
+function sendSearch() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    const text = $("#search-input").value.trim();
+    if (!ready) return;
+    if (!text) {
+      for (const card of cards.values()) $(".search-score", card.element).hidden = true;
+      return;
+    }
+    worker.postMessage({ type: "search", text });
+  }, 300);
+}
+
+function showRanking(ranking) {
+  const list = $("#results");
+  ranking.forEach(({ id, cosine }, rank) => {
+    const card = cards.get(id);
+    if (!card) return;
+    const score = $(".search-score", card.element);
+    score.hidden = false;
+    score.textContent = `Search rank ${rank + 1} (similarity ${cosine.toFixed(3)})`;
+    list.append(card.element);
+  });
+}
+
+worker.onmessage = ({ data }) => {
+  switch (data.type) {
+    case "progress":
+      showProgress(data);
+      break;
+    case "ready":
+      ready = true;
+      setStatus(`Ready: ${data.name} with ${data.tagCount} tags${data.facesLoaded ? " and face detection" : ""}. Images never leave this device.`);
+      if (data.synthetic) {
+        $("#synthetic-name").textContent = data.name;
+        $("#synthetic-banner").hidden = false;
+      }
+      document.body.dataset.ready = "true";
+      pending.splice(0).forEach(analyzeFile);
+      break;
+    case "result":
+      showResult(data.id, data.result);
+      break;
+    case "scores": {
+      const card = cards.get(data.id);
+      if (card) $(".labels", card.element).replaceChildren(...data.scores.map((s) => bar(s.label, s.confidence)));
+      break;
+    }
+    case "ranking":
+      showRanking(data.ranking);
+      break;
+    case "error":
+      showError(data.id, data.error);
+      break;
+  }
+};
+
+/** Files from a drop, descending into dropped folders. */
+async function droppedFiles(dataTransfer) {
+  const entries = [...dataTransfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+  if (!entries.length) return [...dataTransfer.files];
+  const files = [];
+  const walk = async (entry) => {
+    if (entry.isFile) {
+      files.push(await new Promise((resolve, reject) => entry.file(resolve, reject)));
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) {
+        const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+        if (!batch.length) break;
+        for (const child of batch) await walk(child);
+      }
+    }
+  };
+  for (const entry of entries) await walk(entry);
+  return files;
+}
+
+const zone = $("#drop-zone");
+zone.addEventListener("click", () => $("#file-input").click());
+zone.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" || e.key === " ") {
+    e.preventDefault();
+    $("#file-input").click();
+  }
+});
+zone.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  zone.classList.add("dragging");
+});
+zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+zone.addEventListener("drop", async (e) => {
+  e.preventDefault();
+  zone.classList.remove("dragging");
+  enqueue(await droppedFiles(e.dataTransfer));
+});
+$("#file-input").addEventListener("change", (e) => enqueue(e.target.files));
+document.addEventListener("paste", (e) => {
+  const files = [...(e.clipboardData?.files ?? [])];
+  if (files.length) enqueue(files);
+});
+$("#labels-input").addEventListener("input", sendLabels);
+$("#search-input").addEventListener("input", sendSearch);
+
+// scripts/serve writes model.json naming the model it installed.
+const model = await fetch("model.json")
+  .then((r) => (r.ok ? r.json() : {}))
+  .then((config) => config.model ?? "siglip-test-tiny")
+  .catch(() => "siglip-test-tiny");
+worker.postMessage({ type: "load", model });
