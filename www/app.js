@@ -249,8 +249,26 @@ document.addEventListener("paste", (e) => {
   const files = [...(e.clipboardData?.files ?? [])];
   if (files.length) enqueue(files);
 });
+$("#url-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const url = $("#url-input").value.trim();
+  if (!url) return;
+  const name = decodeURIComponent(new URL(url, location.href).pathname.split("/").pop() || "image");
+  try {
+    // The image is fetched by this browser, straight from its server (which must allow CORS).
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    enqueue([new File([await response.blob()], name)]);
+  } catch (error) {
+    const id = addCard(new File([], name));
+    showError(id, { code: "InvalidImageUrl", message: `could not download ${url}: ${error.message} (the server must allow cross-origin requests)` });
+  }
+});
 $("#labels-input").addEventListener("input", sendLabels);
 $("#search-input").addEventListener("input", sendSearch);
+
+// Offline visits: the service worker keeps the app shell; the worker keeps the model files.
+if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch(() => {});
 
 // scripts/serve writes model.json naming the model it installed.
 const model = await fetch("model.json")

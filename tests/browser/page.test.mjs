@@ -14,6 +14,7 @@ const OUT = new URL("../../test-output/browser/", import.meta.url).pathname;
 mkdirSync(OUT, { recursive: true });
 
 let browser;
+let context;
 let page;
 
 before(async () => {
@@ -21,7 +22,8 @@ before(async () => {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
   });
-  page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+  context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  page = await context.newPage();
   page.on("pageerror", (e) => console.error("page error:", e));
 });
 
@@ -77,4 +79,29 @@ test("a corrupt file gets an error card and the others go on", async () => {
   assert.match(await page.locator(".card.error .state").textContent(), /InvalidImageFormat/);
   assert.equal(await page.locator(".card:not(.error)").count(), 2);
   await page.screenshot({ path: `${OUT}04-error.png`, fullPage: true });
+});
+
+test("an image URL is fetched and analysed", async () => {
+  await page.fill("#url-input", new URL("no-such-image.png", BASE).href);
+  await page.click("#url-form button");
+  await page.waitForFunction(() => document.querySelectorAll(".card.error").length === 2, null, { timeout: 30_000 });
+  assert.match(await page.locator(".card.error .state").last().textContent(), /InvalidImageUrl.*HTTP 404|HTTP 404.*InvalidImageUrl/s);
+  await page.fill("#url-input", new URL("test-image.png", BASE).href);
+  await page.click("#url-form button");
+  await page.waitForFunction(() => document.querySelectorAll(".card:not(.error) .json pre").length === 3 && [...document.querySelectorAll(".card:not(.error) .json pre")].every((p) => p.textContent.includes("modelVersion")), null, { timeout: 60_000 });
+});
+
+test("an offline reload starts from the caches and still analyses", async () => {
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await context.setOffline(true);
+  try {
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+    assert.match(await page.textContent("#progress-list"), /from cache/);
+    await drop([{ name: "coffee.png", type: "image/png", bytes: readFileSync(`${SHARED}/images/photos/coffee.png`) }]);
+    await page.waitForFunction(() => document.querySelector(".card .json pre")?.textContent.includes("modelVersion"), null, { timeout: 60_000 });
+    await page.screenshot({ path: `${OUT}05-offline.png`, fullPage: true });
+  } finally {
+    await context.setOffline(false);
+  }
 });
