@@ -24,8 +24,14 @@ async function sha256Hex(bytes) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Fetch one model file with progress, verify its sha256, and keep it in Cache Storage. */
-async function fetchVerified(url, expected, label, onProgress) {
+/**
+ * Fetch one model file with progress, verify its sha256, and keep it in Cache Storage. `urls`
+ * are tried in order (same-origin copy first, then the manifest's upstream URL); the first is
+ * the cache key, so a file downloaded from upstream is found again offline.
+ */
+async function fetchVerified(urls, expected, label, onProgress) {
+  const candidates = [urls].flat().filter(Boolean);
+  const url = candidates[0];
   const cache = await caches.open(CACHE);
   const cached = await cache.match(url);
   if (cached) {
@@ -36,8 +42,19 @@ async function fetchVerified(url, expected, label, onProgress) {
     }
     await cache.delete(url);
   }
-  const response = await fetch(url);
-  if (!response.ok) throw Object.assign(new Error(`${label}: HTTP ${response.status} from ${url}`), { code: "DownloadFailed" });
+  let response = null;
+  const failures = [];
+  for (const candidate of candidates) {
+    try {
+      response = await fetch(candidate);
+      if (response.ok) break;
+      failures.push(`HTTP ${response.status} from ${candidate}`);
+    } catch (error) {
+      failures.push(`${error.message} (${candidate})`);
+    }
+    response = null;
+  }
+  if (!response) throw Object.assign(new Error(`${label}: ${failures.join("; ")}`), { code: "DownloadFailed" });
   const total = Number(response.headers.get("Content-Length")) || expected?.size || 0;
   const reader = response.body.getReader();
   const chunks = [];
@@ -72,7 +89,7 @@ async function load(name) {
   if (!entry) throw Object.assign(new Error(`model ${name} is not in the manifest`), { code: "UnknownModel" });
   const file = (role) => entry.files.find((f) => f.role === role);
   const progress = (label, loaded, total, fromCache) => post({ type: "progress", label, loaded, total, fromCache });
-  const get = (f, label) => fetchVerified(`models/${name}/${f.path}`, f, label, progress);
+  const get = (f, label) => fetchVerified([`models/${name}/${f.path}`, f.url], f, label, progress);
 
   const descriptorBytes = new TextEncoder().encode(JSON.stringify(entry.descriptor));
   const [vision, text, tokenizer] = await Promise.all([

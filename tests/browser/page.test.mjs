@@ -105,3 +105,23 @@ test("an offline reload starts from the caches and still analyses", async () => 
     await context.setOffline(false);
   }
 });
+
+test("a model file that fails its sha256 is refused and not cached", async () => {
+  const fresh = await browser.newContext();
+  try {
+    await fresh.route("**/vision_model_quantized.onnx", (route) => route.fulfill({ status: 200, body: Buffer.alloc(185037, 7) }));
+    const tab = await fresh.newPage();
+    await tab.goto(BASE);
+    await tab.waitForFunction(() => /could not be loaded/.test(document.querySelector("#status-text").textContent), null, { timeout: 60_000 });
+    const status = await tab.textContent("#status-text");
+    assert.match(status, /sha256 .* does not match the manifest.*ChecksumMismatch/s);
+    const cached = await tab.evaluate(async () => {
+      const cache = await caches.open("sightline-models-v1");
+      return (await cache.keys()).map((r) => r.url);
+    });
+    assert.equal(cached.some((url) => url.includes("vision_model")), false, `not cached: ${cached}`);
+    await tab.screenshot({ path: `${OUT}06-checksum.png` });
+  } finally {
+    await fresh.close();
+  }
+});
