@@ -42,9 +42,19 @@ impl Feature {
         ("categories", Feature::Categories),
     ];
 
+    /// An Azure feature name (case-insensitive), if Sightline computes it.
+    fn parse(name: &str) -> Option<Feature> {
+        Feature::ALL.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.trim())).map(|&(_, f)| f)
+    }
+
     /// Features answered from the tags file's precomputed text embeddings.
     fn needs_tags_file(self) -> bool {
         !matches!(self, Feature::SmartCrops | Feature::People | Feature::Color)
+    }
+
+    /// Features that use the face detector (smart crops only when one is loaded).
+    fn uses_faces(self) -> bool {
+        matches!(self, Feature::People | Feature::SmartCrops)
     }
 }
 
@@ -96,6 +106,21 @@ pub fn model_version(model: &SiglipModel) -> String {
 }
 
 impl AnalyzeOptions {
+    fn known_features(&self) -> impl Iterator<Item = Feature> + '_ {
+        self.features.iter().filter_map(|name| Feature::parse(name))
+    }
+
+    /// Whether the request needs the tags file (so a caller knows what to load before
+    /// `validate` reports anything else).
+    pub fn uses_tags_file(&self) -> bool {
+        self.known_features().any(Feature::needs_tags_file)
+    }
+
+    /// Whether the request would use a face detector if one is available.
+    pub fn uses_face_model(&self) -> bool {
+        self.known_features().any(Feature::uses_faces)
+    }
+
     /// Check the request as the service would; nothing has touched the image yet.
     pub fn validate(&self, model: &SiglipModel) -> Result<AnalyzeRequest> {
         if self.features.is_empty() {
@@ -106,9 +131,8 @@ impl AnalyzeOptions {
         }
         let mut features = Vec::new();
         for name in &self.features {
-            let known = Feature::ALL.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.trim()));
-            let feature = match known {
-                Some(&(_, feature)) => feature,
+            let feature = match Feature::parse(name) {
+                Some(feature) => feature,
                 None => {
                     let other = name.trim();
                     let reason = UNAVAILABLE
@@ -198,7 +222,7 @@ impl Analyzer<'_> {
         let image = decode_image(image_bytes)?;
         let (width, height) = (image.width(), image.height());
         let vision = model.vision_features(&image)?;
-        let (scale, bias) = (model.descriptor().logit_scale, model.descriptor().logit_bias);
+        let calibration = model.calibration();
 
         let custom = if request.labels.is_empty() {
             None
@@ -210,7 +234,7 @@ impl Analyzer<'_> {
         };
 
         let tags_result = tags.filter(|_| wants(Feature::Tags)).map(|index| {
-            let mut values = index.tag(&vision.embedding, scale, bias, request.tag_threshold, request.max_tags);
+            let mut values = index.tag(&vision.embedding, calibration, request.tag_threshold, request.max_tags);
             // Custom labels above the threshold join the tags, unless a tag has that name already.
             for label in custom.iter().flat_map(|c| &c.values) {
                 if label.confidence >= request.tag_threshold && !values.iter().any(|t| t.name == label.name) {
@@ -222,7 +246,7 @@ impl Analyzer<'_> {
         });
 
         // Faces serve the people feature and, when a detector is loaded, keep smart crops on faces.
-        let faces = match self.faces.filter(|_| wants(Feature::People) || wants(Feature::SmartCrops)) {
+        let faces = match self.faces.filter(|_| request.features.iter().any(|f| f.uses_faces())) {
             Some(detector) => detector.detect(&image.rgb, DEFAULT_SCORE_THRESHOLD)?,
             None => Vec::new(),
         };
@@ -241,7 +265,7 @@ impl Analyzer<'_> {
         });
 
         let zero_shot = |feature: Feature, set: &PromptSet| {
-            tags.filter(|_| wants(feature)).map(|index| index.set_logits(set, &vision.embedding, scale, bias))
+            tags.filter(|_| wants(feature)).map(|index| index.set_logits(set, &vision.embedding, calibration))
         };
         let synthetic = model.descriptor().synthetic;
         Ok(ImageAnalysisResult {

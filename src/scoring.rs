@@ -32,22 +32,42 @@ pub struct LabelScore {
     pub cosine: f32,
 }
 
+/// SigLIP's calibration: how a cosine between unit image and text embeddings becomes a logit,
+/// `exp(logit_scale)·cos + logit_bias`, and a probability, its sigmoid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    scale: f32,
+    bias: f32,
+}
+
+impl Calibration {
+    /// From the checkpoint's `logit_scale` (a log) and `logit_bias`.
+    pub fn new(logit_scale: f32, logit_bias: f32) -> Calibration {
+        Calibration { scale: logit_scale.exp(), bias: logit_bias }
+    }
+
+    pub fn logit(&self, image_embedding: &[f32], text_embedding: &[f32]) -> f32 {
+        self.scale * cosine(image_embedding, text_embedding) + self.bias
+    }
+
+    pub fn probability(&self, image_embedding: &[f32], text_embedding: &[f32]) -> f32 {
+        sigmoid(self.logit(image_embedding, text_embedding))
+    }
+}
+
 /// Score every label; `text_embeddings[i]` is the (unit) embedding of `labels[i]`'s prompt.
 pub fn zero_shot(
     image_embedding: &[f32],
     labels: &[String],
     text_embeddings: &[Vec<f32>],
-    logit_scale: f32,
-    logit_bias: f32,
+    calibration: Calibration,
 ) -> Vec<LabelScore> {
-    let scale = logit_scale.exp();
     labels
         .iter()
         .zip(text_embeddings)
         .map(|(label, text)| {
-            let cosine = cosine(image_embedding, text);
-            let logit = scale * cosine + logit_bias;
-            LabelScore { label: label.clone(), confidence: sigmoid(logit), logit, cosine }
+            let logit = calibration.logit(image_embedding, text);
+            LabelScore { label: label.clone(), confidence: sigmoid(logit), logit, cosine: cosine(image_embedding, text) }
         })
         .collect()
 }
@@ -63,7 +83,7 @@ mod tests {
         // A cosine that gives that logit with the real constants round-trips.
         let (scale, bias) = (4.7649970054626465f32, -12.9324369430542f32);
         let cos = (-0.7567 - bias) / scale.exp();
-        let s = zero_shot(&[1.0, 0.0], &["x".into()], &[vec![cos, 0.0]], scale, bias);
+        let s = zero_shot(&[1.0, 0.0], &["x".into()], &[vec![cos, 0.0]], Calibration::new(scale, bias));
         assert!((s[0].logit + 0.7567).abs() < 1e-4, "{s:?}");
     }
 

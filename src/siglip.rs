@@ -7,7 +7,7 @@ use crate::decode::{decode_image, DecodedImage};
 use crate::descriptor::ModelDescriptor;
 use crate::error::{Result, SightlineError};
 use crate::preprocess::pixel_values;
-use crate::scoring::{l2_normalize, zero_shot, LabelScore};
+use crate::scoring::{l2_normalize, zero_shot, Calibration, LabelScore};
 use crate::tokenizer::TextTokenizer;
 use crate::tower::{Tower, TowerKind};
 
@@ -32,6 +32,8 @@ pub struct SiglipModel {
     descriptor: ModelDescriptor,
     vision: Tower,
     text: Option<TextSide>,
+    /// Side of the square grid of patch tokens (14 for 224 px and 16 px patches).
+    grid: usize,
     /// sha256 of the vision ONNX bytes: what a tags file is checked against.
     vision_sha256: String,
     /// sha256 of the text ONNX bytes, recorded in tags files built with this model.
@@ -106,9 +108,15 @@ impl SiglipModel {
             descriptor,
             vision,
             text,
+            grid,
             vision_sha256: sha256_hex(files.vision_model),
             text_sha256: files.text_model.map(sha256_hex),
         })
+    }
+
+    /// How this model's cosines become logits and probabilities.
+    pub fn calibration(&self) -> Calibration {
+        Calibration::new(self.descriptor.logit_scale, self.descriptor.logit_bias)
     }
 
     pub fn vision_sha256(&self) -> &str {
@@ -168,8 +176,7 @@ impl SiglipModel {
         let output = self.vision.run(input)?;
         let mut embedding = output.pooled;
         l2_normalize(&mut embedding);
-        let grid = (self.vision.patch_count() as f64).sqrt() as usize;
-        Ok(VisionFeatures { embedding, patches: output.patches, grid })
+        Ok(VisionFeatures { embedding, patches: output.patches, grid: self.grid })
     }
 
     fn text_side(&self, purpose: &'static str) -> Result<&TextSide> {
@@ -208,13 +215,7 @@ impl SiglipModel {
         label_embeddings: &[Vec<f32>],
     ) -> Vec<LabelScore> {
         let labels: Vec<String> = labels.iter().map(|l| l.as_ref().trim().to_string()).collect();
-        zero_shot(
-            image_embedding,
-            &labels,
-            label_embeddings,
-            self.descriptor.logit_scale,
-            self.descriptor.logit_bias,
-        )
+        zero_shot(image_embedding, &labels, label_embeddings, self.calibration())
     }
 
     /// Embed the image and score each label independently (multi-label), in the labels' order.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::azure::DetectedTag;
 use crate::error::{Result, SightlineError};
-use crate::scoring::{cosine, sigmoid};
+use crate::scoring::Calibration;
 use crate::siglip::{sha256_hex, SiglipModel};
 use crate::v32::{PromptSet, PROMPT_SETS};
 
@@ -204,15 +204,7 @@ impl TagIndex {
     }
 
     /// Tags whose probability reaches `threshold`, most likely first, at most `max`.
-    pub fn tag(
-        &self,
-        image_embedding: &[f32],
-        logit_scale: f32,
-        logit_bias: f32,
-        threshold: f32,
-        max: usize,
-    ) -> Vec<DetectedTag> {
-        let scale = logit_scale.exp();
+    pub fn tag(&self, image_embedding: &[f32], calibration: Calibration, threshold: f32, max: usize) -> Vec<DetectedTag> {
         let mut tags: Vec<DetectedTag> = self
             .header
             .tags
@@ -220,7 +212,7 @@ impl TagIndex {
             .zip(self.embeddings.chunks_exact(self.header.dim))
             .map(|(name, text)| DetectedTag {
                 name: name.clone(),
-                confidence: sigmoid(scale * cosine(image_embedding, text) + logit_bias),
+                confidence: calibration.probability(image_embedding, text),
             })
             .filter(|t| t.confidence >= threshold)
             .collect();
@@ -230,13 +222,12 @@ impl TagIndex {
     }
 
     /// SigLIP logits of `set`'s prompts (in its entry order) for an image embedding.
-    pub fn set_logits(&self, set: &PromptSet, image_embedding: &[f32], logit_scale: f32, logit_bias: f32) -> Vec<f32> {
+    pub fn set_logits(&self, set: &PromptSet, image_embedding: &[f32], calibration: Calibration) -> Vec<f32> {
         let mut first = self.header.tags.len();
         for stored in &self.header.sets {
             if stored.name == set.name {
-                let scale = logit_scale.exp();
                 let rows = &self.embeddings[first * self.header.dim..(first + stored.prompts.len()) * self.header.dim];
-                return rows.chunks_exact(self.header.dim).map(|t| scale * cosine(image_embedding, t) + logit_bias).collect();
+                return rows.chunks_exact(self.header.dim).map(|t| calibration.logit(image_embedding, t)).collect();
             }
             first += stored.prompts.len();
         }

@@ -113,6 +113,18 @@ impl WasmSiglipModel {
         to_js(&self.model.classify(image, &labels).map_err(js_error)?)
     }
 
+    /// Zero-shot scores of `labels` for several stored image embeddings (from `embedImage` or
+    /// `analyze`'s `includeEmbedding`): the label prompts are embedded once for all of them.
+    /// Returns one `[{label, confidence, logit, cosine}]` per embedding.
+    #[wasm_bindgen(js_name = classifyEmbeddings)]
+    pub fn classify_embeddings(&self, embeddings: Vec<Float32Array>, labels: Vec<String>) -> Result<Array, JsValue> {
+        let label_embeddings = self.model.embed_labels(&labels).map_err(js_error)?;
+        embeddings
+            .iter()
+            .map(|e| to_js(&self.model.score_labels(&e.to_vec(), &labels, &label_embeddings)))
+            .collect()
+    }
+
     /// Load the tag vocabulary's embeddings built for this model (refused for another model).
     /// Returns the number of tags.
     #[wasm_bindgen(js_name = loadTags)]

@@ -9,7 +9,6 @@ const CACHE = "sightline-models-v1";
 const FEATURES = ["tags", "smartCrops", "people", "color", "categories"];
 
 let model = null;
-let descriptor = null;
 /** image id → unit embedding, for live labels and text search without re-running the vision tower. */
 const embeddings = new Map();
 
@@ -98,7 +97,6 @@ async function load(name) {
     get(file("tokenizer"), "tokenizer"),
   ]);
   model = new SiglipModel(descriptorBytes, vision, text, tokenizer);
-  descriptor = model.descriptor;
 
   // The tags file is built locally for this model (scripts/serve); the model checks it is its own.
   const tags = await fetchVerified(`models/${name}/tags-en.sltags`, null, "tags", progress);
@@ -112,19 +110,6 @@ async function load(name) {
   post({ type: "ready", name, synthetic: model.synthetic, tagCount, facesLoaded, description: entry.description });
 }
 
-function scoreLabels(embedding, labelEmbeddings, labels) {
-  const scale = Math.exp(descriptor.logit_scale);
-  return labels.map((label, i) => {
-    let cos = 0;
-    for (let k = 0; k < embedding.length; k++) cos += embedding[k] * labelEmbeddings[i][k];
-    return { label, confidence: 1 / (1 + Math.exp(-(scale * cos + descriptor.logit_bias))) };
-  });
-}
-
-function prompts(labels) {
-  return labels.map((l) => descriptor.prompt_template.replace("{label}", l));
-}
-
 self.onmessage = async ({ data }) => {
   try {
     if (data.type === "load") {
@@ -132,14 +117,13 @@ self.onmessage = async ({ data }) => {
     } else if (data.type === "analyze") {
       const bytes = new Uint8Array(data.bytes);
       const result = model.analyze(bytes, { features: FEATURES, includeEmbedding: true });
-      embeddings.set(data.id, result.embedding);
+      embeddings.set(data.id, Float32Array.from(result.embedding));
       post({ type: "result", id: data.id, result });
     } else if (data.type === "labels") {
       const labels = data.labels.filter((l) => l.trim());
-      const labelEmbeddings = labels.length ? model.embedTexts(prompts(labels)) : [];
-      for (const [id, embedding] of embeddings) {
-        post({ type: "scores", id, scores: scoreLabels(embedding, labelEmbeddings, labels) });
-      }
+      const ids = [...embeddings.keys()];
+      const scores = labels.length ? model.classifyEmbeddings(ids.map((id) => embeddings.get(id)), labels) : ids.map(() => []);
+      ids.forEach((id, i) => post({ type: "scores", id, scores: scores[i] }));
     } else if (data.type === "search") {
       const [query] = model.embedTexts([data.text]);
       const ranking = [...embeddings].map(([id, e]) => {

@@ -355,10 +355,8 @@ fn analyze_image(
 ) -> Result<bool, String> {
     let wants_labels = options.labels.as_ref().is_some_and(|l| !l.is_empty());
     let model = load_model(model_dir, wants_labels)?;
-    let wants = |name: &str| options.features.iter().any(|f| f.trim().eq_ignore_ascii_case(name));
-    let needs_tags = ["tags", "imageType", "adult", "categories"].iter().any(|f| wants(f));
     let outcome = (|| {
-        let tags = match needs_tags {
+        let tags = match options.uses_tags_file() {
             false => None,
             true => match std::fs::read(&paths.tags) {
                 Ok(bytes) => Some(TagIndex::from_bytes(&bytes, &model)?),
@@ -366,7 +364,7 @@ fn analyze_image(
             },
         };
         // Faces are required for people and used, when installed, to keep smart crops on faces.
-        let faces = match (wants("people") || wants("smartCrops"), std::fs::read(&paths.face_model)) {
+        let faces = match (options.uses_face_model(), std::fs::read(&paths.face_model)) {
             (true, Ok(bytes)) => Some(FaceDetector::load(&bytes)?),
             _ => None,
         };
