@@ -8,9 +8,10 @@ use serde::Deserialize;
 
 use crate::azure::{
     DetectedPerson, DetectedTag, FaceInfo, ImageAnalysisResult, ImageBoundingBox, ImageMetadata, PeopleResult,
-    SmartCropsResult, TagsResult,
+    ReadResult, SmartCropsResult, TagsResult,
 };
 use crate::faces::{FaceDetector, DEFAULT_SCORE_THRESHOLD};
+use crate::ocr::OcrEngine;
 use crate::color::analyze_color;
 use crate::v32::{self, PromptSet};
 use crate::decode::decode_image;
@@ -29,10 +30,11 @@ pub enum Feature {
     ImageType,
     Adult,
     Categories,
+    Read,
 }
 
 impl Feature {
-    const ALL: [(&'static str, Feature); 7] = [
+    const ALL: [(&'static str, Feature); 8] = [
         ("tags", Feature::Tags),
         ("smartCrops", Feature::SmartCrops),
         ("people", Feature::People),
@@ -40,7 +42,13 @@ impl Feature {
         ("imageType", Feature::ImageType),
         ("adult", Feature::Adult),
         ("categories", Feature::Categories),
+        ("read", Feature::Read),
     ];
+
+    /// The Azure name of the feature.
+    pub fn name(self) -> &'static str {
+        Feature::ALL.iter().find(|(_, f)| *f == self).map(|(n, _)| *n).unwrap_or("unknown")
+    }
 
     /// An Azure feature name (case-insensitive), if Sightline computes it.
     fn parse(name: &str) -> Option<Feature> {
@@ -49,7 +57,12 @@ impl Feature {
 
     /// Features answered from the tags file's precomputed text embeddings.
     fn needs_tags_file(self) -> bool {
-        !matches!(self, Feature::SmartCrops | Feature::People | Feature::Color)
+        !matches!(self, Feature::SmartCrops | Feature::People | Feature::Color | Feature::Read)
+    }
+
+    /// Features that need the SigLIP vision tower to run on the image.
+    fn needs_vision(self) -> bool {
+        !matches!(self, Feature::People | Feature::Color | Feature::Read)
     }
 
     /// Features that use the face detector (smart crops only when one is loaded).
@@ -63,7 +76,6 @@ const UNAVAILABLE: &[(&str, &str)] = &[
     ("caption", "captions need a generative model; Sightline runs SigLIP, which does not write text"),
     ("denseCaptions", "captions need a generative model; Sightline runs SigLIP, which does not write text"),
     ("objects", "object detection is not available yet; use tags, or labels for zero-shot checks"),
-    ("read", "OCR is not available in this build yet (local PP-OCR and Document Intelligence are planned)"),
 ];
 
 /// Defaults chosen for SigLIP's sigmoid probabilities (independent per tag, typically far below
@@ -88,6 +100,30 @@ pub struct AnalyzeOptions {
     pub max_tags: Option<usize>,
     /// Sightline addition: also return the image's unit embedding (for search and live labels).
     pub include_embedding: Option<bool>,
+    /// Where `read` runs: `local` (PP-OCRv5), `azure` (Document Intelligence) or `auto` (Azure
+    /// when an endpoint is configured, else local; the default).
+    pub read_backend: Option<Backend>,
+    /// Where `people` runs: `local` (YuNet), `azure` (Face API) or `auto`.
+    pub people_backend: Option<Backend>,
+}
+
+/// Where a feature that exists both locally and as an Azure service runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    Auto,
+    Local,
+    Azure,
+}
+
+/// Which Azure services the caller has configured (endpoint and key), so `auto` can choose them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoteServices {
+    /// Document Intelligence Read, for `read`.
+    pub read: bool,
+    /// Face API detect, for `people`.
+    pub face: bool,
 }
 
 /// Options after validation.
@@ -98,6 +134,19 @@ pub struct AnalyzeRequest {
     pub labels: Vec<String>,
     pub tag_threshold: f32,
     pub max_tags: usize,
+    /// Requested features the caller answers through an Azure service; `analyze` skips them.
+    pub remote: Vec<Feature>,
+}
+
+impl AnalyzeRequest {
+    pub fn wants(&self, feature: Feature) -> bool {
+        self.features.contains(&feature)
+    }
+
+    /// Requested and answered here, on the device.
+    pub fn local(&self, feature: Feature) -> bool {
+        self.wants(feature) && !self.remote.contains(&feature)
+    }
 }
 
 /// What `modelVersion` says in results: the model and the Sightline build that ran it.
@@ -121,8 +170,20 @@ impl AnalyzeOptions {
         self.known_features().any(Feature::uses_faces)
     }
 
-    /// Check the request as the service would; nothing has touched the image yet.
+    /// Whether the request may read text on the device (so a caller loads the OCR models).
+    pub fn uses_ocr_model(&self) -> bool {
+        self.known_features().any(|f| f == Feature::Read) && self.read_backend != Some(Backend::Azure)
+    }
+
+    /// Check the request as the service would; nothing has touched the image yet. Every
+    /// feature runs locally.
     pub fn validate(&self, model: &SiglipModel) -> Result<AnalyzeRequest> {
+        self.validate_with(model, RemoteServices::default())
+    }
+
+    /// `validate`, choosing local or Azure for `read` and `people` from the backends asked for
+    /// and the services configured.
+    pub fn validate_with(&self, model: &SiglipModel, services: RemoteServices) -> Result<AnalyzeRequest> {
         if self.features.is_empty() {
             return Err(SightlineError::request(
                 "MissingVisualFeature",
@@ -143,7 +204,7 @@ impl AnalyzeOptions {
                     return Err(SightlineError::request(
                         "NotSupportedVisualFeature",
                         format!(
-                            "the feature '{other}' is not supported: {reason}. Supported here: tags, smartCrops, people, color, imageType, adult, categories"
+                            "the feature '{other}' is not supported: {reason}. Supported here: tags, smartCrops, people, read, color, imageType, adult, categories"
                         ),
                     ));
                 }
@@ -179,7 +240,28 @@ impl AnalyzeOptions {
         if let Some(i) = labels.iter().position(|l| l.trim().is_empty()) {
             return Err(SightlineError::request("InvalidParameter", format!("label {} is empty", i + 1)));
         }
+        let mut remote = Vec::new();
+        for (feature, backend, configured, option, service) in [
+            (Feature::Read, self.read_backend, services.read, "readBackend", "a Document Intelligence endpoint and key"),
+            (Feature::People, self.people_backend, services.face, "peopleBackend", "a Face API endpoint and key"),
+        ] {
+            let azure = match backend.unwrap_or_default() {
+                Backend::Local => false,
+                Backend::Auto => configured,
+                Backend::Azure if configured => true,
+                Backend::Azure => {
+                    return Err(SightlineError::request(
+                        "InvalidParameter",
+                        format!("{option} \"azure\" needs {service}; configure them or use \"local\""),
+                    ))
+                }
+            };
+            if azure && features.contains(&feature) {
+                remote.push(feature);
+            }
+        }
         Ok(AnalyzeRequest {
+            remote,
             features,
             aspect_ratios,
             labels,
@@ -189,13 +271,15 @@ impl AnalyzeOptions {
     }
 }
 
-/// What an analysis can draw on: the SigLIP model, and optionally the tags file built for it
-/// and the face detector. Features that need a missing part are refused with a clear error.
+/// What an analysis can draw on: the SigLIP model, and optionally the tags file built for it,
+/// the face detector and the OCR engine. Features that need a missing part are refused with a
+/// clear error.
 #[derive(Debug, Clone, Copy)]
 pub struct Analyzer<'a> {
     pub model: &'a SiglipModel,
     pub tags: Option<&'a TagIndex>,
     pub faces: Option<&'a FaceDetector>,
+    pub ocr: Option<&'a OcrEngine>,
 }
 
 /// Analyse image bytes with a model and (for tags and the zero-shot 3.2 features) its tags file.
@@ -205,35 +289,53 @@ pub fn analyze(
     image_bytes: &[u8],
     options: &AnalyzeOptions,
 ) -> Result<ImageAnalysisResult> {
-    Analyzer { model, tags, faces: None }.analyze(image_bytes, options)
+    Analyzer { model, tags, faces: None, ocr: None }.analyze(image_bytes, options)
 }
 
 impl Analyzer<'_> {
+    /// Analyse with every feature on the device.
     pub fn analyze(&self, image_bytes: &[u8], options: &AnalyzeOptions) -> Result<ImageAnalysisResult> {
+        let request = options.validate(self.model)?;
+        self.analyze_request(image_bytes, options, &request)
+    }
+
+    /// Analyse a validated request: the features in `request.remote` are left for the caller.
+    pub fn analyze_request(
+        &self,
+        image_bytes: &[u8],
+        options: &AnalyzeOptions,
+        request: &AnalyzeRequest,
+    ) -> Result<ImageAnalysisResult> {
         let (model, tags) = (self.model, self.tags);
-        let request = options.validate(model)?;
-        let wants = |f: Feature| request.features.contains(&f);
+        let wants = |f: Feature| request.local(f);
         if tags.is_none() && request.features.iter().any(|f| f.needs_tags_file()) {
             return Err(SightlineError::TagsNotLoaded);
         }
         if self.faces.is_none() && wants(Feature::People) {
             return Err(SightlineError::FaceModelNotLoaded);
         }
+        if self.ocr.is_none() && wants(Feature::Read) {
+            return Err(SightlineError::OcrModelNotLoaded);
+        }
         let image = decode_image(image_bytes)?;
         let (width, height) = (image.width(), image.height());
-        let vision = model.vision_features(&image)?;
+        // SigLIP is the slow part: skip it when only faces, colours or text were asked for.
+        let needs_vision = request.features.iter().any(|f| f.needs_vision())
+            || !request.labels.is_empty()
+            || options.include_embedding.unwrap_or(false);
+        let vision = if needs_vision { Some(model.vision_features(&image)?) } else { None };
         let calibration = model.calibration();
 
-        let custom = if request.labels.is_empty() {
-            None
-        } else {
+        let custom = if let (Some(vision), false) = (&vision, request.labels.is_empty()) {
             let label_embeddings = model.embed_labels(&request.labels)?;
             let scores = model.score_labels(&vision.embedding, &request.labels, &label_embeddings);
             let values = scores.into_iter().map(|s| DetectedTag { name: s.label, confidence: s.confidence }).collect();
             Some(TagsResult { values })
+        } else {
+            None
         };
 
-        let tags_result = tags.filter(|_| wants(Feature::Tags)).map(|index| {
+        let tags_result = tags.zip(vision.as_ref()).filter(|_| wants(Feature::Tags)).map(|(index, vision)| {
             let mut values = index.tag(&vision.embedding, calibration, request.tag_threshold, request.max_tags);
             // Custom labels above the threshold join the tags, unless a tag has that name already.
             for label in custom.iter().flat_map(|c| &c.values) {
@@ -246,13 +348,13 @@ impl Analyzer<'_> {
         });
 
         // Faces serve the people feature and, when a detector is loaded, keep smart crops on faces.
-        let faces = match self.faces.filter(|_| request.features.iter().any(|f| f.uses_faces())) {
+        let faces = match self.faces.filter(|_| request.features.iter().any(|&f| wants(f) && f.uses_faces())) {
             Some(detector) => detector.detect(&image.rgb, DEFAULT_SCORE_THRESHOLD)?,
             None => Vec::new(),
         };
         let face_boxes: Vec<ImageBoundingBox> = faces.iter().map(|f| ImageBoundingBox::from(f.rect)).collect();
 
-        let smart_crops_result = wants(Feature::SmartCrops).then(|| {
+        let smart_crops_result = vision.as_ref().filter(|_| wants(Feature::SmartCrops)).map(|vision| {
             let saliency = SaliencyMap::from_patches(&vision.patches, &vision.embedding, vision.grid);
             SmartCropsResult { values: smart_crops(width, height, &request.aspect_ratios, &saliency, &face_boxes) }
         });
@@ -265,7 +367,13 @@ impl Analyzer<'_> {
         });
 
         let zero_shot = |feature: Feature, set: &PromptSet| {
-            tags.filter(|_| wants(feature)).map(|index| index.set_logits(set, &vision.embedding, calibration))
+            tags.zip(vision.as_ref())
+                .filter(|_| wants(feature))
+                .map(|(index, vision)| index.set_logits(set, &vision.embedding, calibration))
+        };
+        let read_result = match self.ocr.filter(|_| wants(Feature::Read)) {
+            Some(engine) => Some(ReadResult::from_lines(engine.read(&image.rgb)?, "local")),
+            None => None,
         };
         let synthetic = model.descriptor().synthetic;
         Ok(ImageAnalysisResult {
@@ -277,13 +385,15 @@ impl Analyzer<'_> {
             tags_result,
             smart_crops_result,
             people_result,
+            read_result,
             faces: wants(Feature::People).then(|| faces.iter().map(FaceInfo::from).collect()),
             custom_labels_result: custom,
-            embedding: options.include_embedding.unwrap_or(false).then(|| vision.embedding.clone()),
+            embedding: vision.as_ref().filter(|_| options.include_embedding.unwrap_or(false)).map(|v| v.embedding.clone()),
             color: wants(Feature::Color).then(|| analyze_color(&image.rgb)),
             image_type: zero_shot(Feature::ImageType, &v32::IMAGE_TYPE).map(|l| v32::image_type(&l)),
             adult: zero_shot(Feature::Adult, &v32::ADULT).map(|l| v32::adult(&l)),
             categories: zero_shot(Feature::Categories, &v32::CATEGORIES).map(|l| v32::categories(&l)),
+            feature_errors: None,
         })
     }
 }

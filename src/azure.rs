@@ -22,6 +22,9 @@ pub struct ImageAnalysisResult {
     /// People found by their faces (local YuNet).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub people_result: Option<PeopleResult>,
+    /// Text read from the image (local PP-OCRv5, or Document Intelligence Read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_result: Option<ReadResult>,
     /// The same faces with 3.2-style rectangles, landmarks and scores.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faces: Option<Vec<FaceInfo>>,
@@ -41,6 +44,74 @@ pub struct ImageAnalysisResult {
     pub adult: Option<crate::v32::AdultInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<crate::v32::Category>>,
+    /// Sightline addition: features that failed while the others succeeded (a remote service
+    /// that was down, say), each with the error that stopped it. Absent when all succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature_errors: Option<Vec<FeatureError>>,
+}
+
+/// One requested feature that produced no result, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureError {
+    /// The Azure feature name, e.g. `read`.
+    pub feature: String,
+    pub error: ErrorBody,
+}
+
+/// `readResult`: the text of the image as one block of lines in reading order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadResult {
+    /// At most one block; empty when the image has no text.
+    pub blocks: Vec<DetectedTextBlock>,
+    /// Sightline addition: every line's text joined by newlines, as Document Intelligence's
+    /// `content` gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Sightline addition: which engine read the text, `"local"` (PP-OCRv5) or `"azure"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectedTextBlock {
+    pub lines: Vec<DetectedTextLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectedTextLine {
+    pub text: String,
+    /// Four corners, clockwise from the top-left of the text as it reads.
+    pub bounding_polygon: Vec<ImagePoint>,
+    pub words: Vec<DetectedTextWord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectedTextWord {
+    pub text: String,
+    pub bounding_polygon: Vec<ImagePoint>,
+    /// In 0..=1.
+    pub confidence: f32,
+}
+
+/// An integer pixel position (Azure's `ImagePoint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImagePoint {
+    pub x: u32,
+    pub y: u32,
+}
+
+impl ReadResult {
+    /// Lines in reading order as one block (none when there are no lines), with `content`.
+    pub fn from_lines(lines: Vec<DetectedTextLine>, backend: &str) -> Self {
+        let content = lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n");
+        ReadResult {
+            blocks: if lines.is_empty() { Vec::new() } else { vec![DetectedTextBlock { lines }] },
+            content: Some(content),
+            backend: Some(backend.to_string()),
+        }
+    }
 }
 
 /// Size of the analysed image, after EXIF orientation.

@@ -61,6 +61,9 @@ pub enum SightlineError {
     #[error("the people feature and face-aware smart crops need the face model: load YuNet (scripts/fetch-models yunet)")]
     FaceModelNotLoaded,
 
+    #[error("the read feature needs the OCR models (PP-OCRv5: scripts/fetch-models ppocr-v5), or a Document Intelligence endpoint with readBackend \"azure\"")]
+    OcrModelNotLoaded,
+
     // ---- analyze requests (Azure's InvalidRequest family) ------------------------------------
     #[error("{message}")]
     InvalidRequest { inner: &'static str, message: String },
@@ -92,6 +95,7 @@ impl SightlineError {
             SightlineError::TagsModelMismatch { .. } => "TagsModelMismatch",
             SightlineError::TagsNotLoaded => "TagsNotLoaded",
             SightlineError::FaceModelNotLoaded => "FaceModelNotLoaded",
+            SightlineError::OcrModelNotLoaded => "OcrModelNotLoaded",
             SightlineError::InvalidRequest { inner, .. } => inner,
             SightlineError::InvalidArgument { .. } => "InvalidArgument",
             SightlineError::InferenceFailed { .. } => "InferenceFailed",

@@ -13,6 +13,7 @@ pub mod decode;
 pub mod descriptor;
 pub mod error;
 pub mod faces;
+pub mod ocr;
 pub mod preprocess;
 pub mod resample;
 pub mod scoring;

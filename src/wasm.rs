@@ -148,7 +148,7 @@ impl WasmSiglipModel {
     pub fn analyze(&self, image: &[u8], options: JsValue) -> Result<JsValue, JsValue> {
         let options: AnalyzeOptions = serde_wasm_bindgen::from_value(options)
             .map_err(|e| js_error(SightlineError::request("InvalidParameter", format!("options: {e}"))))?;
-        let analyzer = Analyzer { model: &self.model, tags: self.tags.as_ref(), faces: self.faces.as_ref() };
+        let analyzer = Analyzer { model: &self.model, tags: self.tags.as_ref(), faces: self.faces.as_ref(), ocr: None };
         to_js(&analyzer.analyze(image, &options).map_err(js_error)?)
     }
 }

@@ -164,6 +164,7 @@ fn run(command: Command) -> Result<bool, String> {
                 tag_threshold,
                 max_tags,
                 include_embedding: None,
+                ..Default::default()
             };
             let paths = AnalyzePaths {
                 tags: tags.unwrap_or_else(|| common.model.join(TAGS_FILE)),
@@ -372,7 +373,7 @@ fn analyze_image(
             format: "file".into(),
             reason: format!("cannot read {}: {e}", image.display()),
         })?;
-        Analyzer { model: &model, tags: tags.as_ref(), faces: faces.as_ref() }.analyze(&bytes, options)
+        Analyzer { model: &model, tags: tags.as_ref(), faces: faces.as_ref(), ocr: None }.analyze(&bytes, options)
     })();
     match outcome {
         Ok(result) => {
