@@ -149,9 +149,13 @@ impl AnalyzeRequest {
     }
 }
 
-/// What `modelVersion` says in results: the model and the Sightline build that ran it.
-pub fn model_version(model: &SiglipModel) -> String {
-    format!("{}+sightline-{}", model.descriptor().name, env!("CARGO_PKG_VERSION"))
+/// What `modelVersion` says in results: the model and the Sightline build that ran it (just
+/// the build when no SigLIP model was needed and none is loaded).
+pub fn model_version(model: Option<&SiglipModel>) -> String {
+    match model {
+        Some(model) => format!("{}+sightline-{}", model.descriptor().name, env!("CARGO_PKG_VERSION")),
+        None => format!("sightline-{}", env!("CARGO_PKG_VERSION")),
+    }
 }
 
 impl AnalyzeOptions {
@@ -170,6 +174,13 @@ impl AnalyzeOptions {
         self.known_features().any(Feature::uses_faces)
     }
 
+    /// Whether the request needs the SigLIP model (anything but people, read and color).
+    pub fn uses_siglip(&self) -> bool {
+        self.known_features().any(Feature::needs_vision)
+            || self.labels.as_ref().is_some_and(|l| !l.is_empty())
+            || self.include_embedding.unwrap_or(false)
+    }
+
     /// Whether the request may read text on the device (so a caller loads the OCR models).
     pub fn uses_ocr_model(&self) -> bool {
         self.known_features().any(|f| f == Feature::Read) && self.read_backend != Some(Backend::Azure)
@@ -177,13 +188,13 @@ impl AnalyzeOptions {
 
     /// Check the request as the service would; nothing has touched the image yet. Every
     /// feature runs locally.
-    pub fn validate(&self, model: &SiglipModel) -> Result<AnalyzeRequest> {
+    pub fn validate(&self, model: Option<&SiglipModel>) -> Result<AnalyzeRequest> {
         self.validate_with(model, RemoteServices::default())
     }
 
     /// `validate`, choosing local or Azure for `read` and `people` from the backends asked for
     /// and the services configured.
-    pub fn validate_with(&self, model: &SiglipModel, services: RemoteServices) -> Result<AnalyzeRequest> {
+    pub fn validate_with(&self, model: Option<&SiglipModel>, services: RemoteServices) -> Result<AnalyzeRequest> {
         if self.features.is_empty() {
             return Err(SightlineError::request(
                 "MissingVisualFeature",
@@ -276,7 +287,8 @@ impl AnalyzeOptions {
 /// clear error.
 #[derive(Debug, Clone, Copy)]
 pub struct Analyzer<'a> {
-    pub model: &'a SiglipModel,
+    /// SigLIP: needed by every feature but people, read and color, by labels and embeddings.
+    pub model: Option<&'a SiglipModel>,
     pub tags: Option<&'a TagIndex>,
     pub faces: Option<&'a FaceDetector>,
     pub ocr: Option<&'a OcrEngine>,
@@ -289,7 +301,7 @@ pub fn analyze(
     image_bytes: &[u8],
     options: &AnalyzeOptions,
 ) -> Result<ImageAnalysisResult> {
-    Analyzer { model, tags, faces: None, ocr: None }.analyze(image_bytes, options)
+    Analyzer { model: Some(model), tags, faces: None, ocr: None }.analyze(image_bytes, options)
 }
 
 impl Analyzer<'_> {
@@ -323,10 +335,14 @@ impl Analyzer<'_> {
         let needs_vision = request.features.iter().any(|f| f.needs_vision())
             || !request.labels.is_empty()
             || options.include_embedding.unwrap_or(false);
-        let vision = if needs_vision { Some(model.vision_features(&image)?) } else { None };
-        let calibration = model.calibration();
+        // The image's SigLIP features with the model's calibration, when a feature needs them.
+        let vision = match (needs_vision, model) {
+            (false, _) => None,
+            (true, Some(model)) => Some((model.vision_features(&image)?, model.calibration())),
+            (true, None) => return Err(SightlineError::SiglipModelNotLoaded),
+        };
 
-        let custom = if let (Some(vision), false) = (&vision, request.labels.is_empty()) {
+        let custom = if let (Some((vision, _)), Some(model), false) = (&vision, model, request.labels.is_empty()) {
             let label_embeddings = model.embed_labels(&request.labels)?;
             let scores = model.score_labels(&vision.embedding, &request.labels, &label_embeddings);
             let values = scores.into_iter().map(|s| DetectedTag { name: s.label, confidence: s.confidence }).collect();
@@ -335,8 +351,8 @@ impl Analyzer<'_> {
             None
         };
 
-        let tags_result = tags.zip(vision.as_ref()).filter(|_| wants(Feature::Tags)).map(|(index, vision)| {
-            let mut values = index.tag(&vision.embedding, calibration, request.tag_threshold, request.max_tags);
+        let tags_result = tags.zip(vision.as_ref()).filter(|_| wants(Feature::Tags)).map(|(index, (vision, calibration))| {
+            let mut values = index.tag(&vision.embedding, *calibration, request.tag_threshold, request.max_tags);
             // Custom labels above the threshold join the tags, unless a tag has that name already.
             for label in custom.iter().flat_map(|c| &c.values) {
                 if label.confidence >= request.tag_threshold && !values.iter().any(|t| t.name == label.name) {
@@ -354,7 +370,7 @@ impl Analyzer<'_> {
         };
         let face_boxes: Vec<ImageBoundingBox> = faces.iter().map(|f| ImageBoundingBox::from(f.rect)).collect();
 
-        let smart_crops_result = vision.as_ref().filter(|_| wants(Feature::SmartCrops)).map(|vision| {
+        let smart_crops_result = vision.as_ref().filter(|_| wants(Feature::SmartCrops)).map(|(vision, _)| {
             let saliency = SaliencyMap::from_patches(&vision.patches, &vision.embedding, vision.grid);
             SmartCropsResult { values: smart_crops(width, height, &request.aspect_ratios, &saliency, &face_boxes) }
         });
@@ -369,16 +385,16 @@ impl Analyzer<'_> {
         let zero_shot = |feature: Feature, set: &PromptSet| {
             tags.zip(vision.as_ref())
                 .filter(|_| wants(feature))
-                .map(|(index, vision)| index.set_logits(set, &vision.embedding, calibration))
+                .map(|(index, (vision, calibration))| index.set_logits(set, &vision.embedding, *calibration))
         };
         let read_result = match self.ocr.filter(|_| wants(Feature::Read)) {
             Some(engine) => Some(ReadResult::from_lines(engine.read(&image.rgb)?, "local")),
             None => None,
         };
-        let synthetic = model.descriptor().synthetic;
+        let synthetic = model.filter(|m| m.descriptor().synthetic);
         Ok(ImageAnalysisResult {
             model_version: model_version(model),
-            warning: synthetic.then(|| {
+            warning: synthetic.map(|model| {
                 format!("{} is a synthetic test model with random weights: these results are meaningless", model.descriptor().name)
             }),
             metadata: ImageMetadata { width, height },
@@ -388,7 +404,7 @@ impl Analyzer<'_> {
             read_result,
             faces: wants(Feature::People).then(|| faces.iter().map(FaceInfo::from).collect()),
             custom_labels_result: custom,
-            embedding: vision.as_ref().filter(|_| options.include_embedding.unwrap_or(false)).map(|v| v.embedding.clone()),
+            embedding: vision.as_ref().filter(|_| options.include_embedding.unwrap_or(false)).map(|(v, _)| v.embedding.clone()),
             color: wants(Feature::Color).then(|| analyze_color(&image.rgb)),
             image_type: zero_shot(Feature::ImageType, &v32::IMAGE_TYPE).map(|l| v32::image_type(&l)),
             adult: zero_shot(Feature::Adult, &v32::ADULT).map(|l| v32::adult(&l)),

@@ -52,10 +52,37 @@ pub struct ImageAnalysisResult {
 
 /// One requested feature that produced no result, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FeatureError {
     /// The Azure feature name, e.g. `read`.
     pub feature: String,
+    /// `innererror.code` is Sightline's stable code (`RemoteUnauthorized`, `RemoteTimeout`, …).
     pub error: ErrorBody,
+    /// What the remote service itself answered, when it answered with an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_error: Option<ServiceErrorDetail>,
+}
+
+/// An Azure service's own error: HTTP status, and the `code` and `message` of its error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceErrorDetail {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl FeatureError {
+    /// `feature` (its Azure name) failed with `error`; keeps the service's own answer if any.
+    pub fn new(feature: &str, error: &crate::SightlineError) -> Self {
+        use crate::SightlineError as E;
+        let service_error = match error {
+            E::RemoteUnauthorized { status, code, message, .. } | E::RemoteServiceError { status, code, message, .. } => {
+                Some(ServiceErrorDetail { status: *status, code: code.clone(), message: message.clone() })
+            }
+            _ => None,
+        };
+        FeatureError { feature: feature.to_string(), error: ErrorResponse::from(error).error, service_error }
+    }
 }
 
 /// `readResult`: the text of the image as one block of lines in reading order.
@@ -158,12 +185,24 @@ pub struct DetectedPerson {
 }
 
 /// A face as Image Analysis 3.2 listed them (`faceRectangle`), with landmarks and score.
+///
+/// The local detector fills `landmarks` (five points) and `score`; the Face API gives no score,
+/// and its detail, when asked for, comes verbatim in `faceLandmarks` (27 points) and
+/// `faceAttributes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FaceInfo {
     pub face_rectangle: FaceRectangle,
-    pub landmarks: FaceLandmarks,
-    pub score: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landmarks: Option<FaceLandmarks>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
+    /// Face API: the 27 named landmarks (`pupilLeft`, `noseTip`, …), when requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_landmarks: Option<std::collections::BTreeMap<String, Point>>,
+    /// Face API: the attributes requested (`headPose`, `blur`, `mask`, …), as the service gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,8 +235,10 @@ impl From<&crate::faces::Face> for FaceInfo {
         let p = |i: usize| Point { x: face.landmarks[i][0], y: face.landmarks[i][1] };
         FaceInfo {
             face_rectangle: FaceRectangle { left: b.x, top: b.y, width: b.w, height: b.h },
-            landmarks: FaceLandmarks { eye_right: p(0), eye_left: p(1), nose_tip: p(2), mouth_right: p(3), mouth_left: p(4) },
-            score: face.score,
+            landmarks: Some(FaceLandmarks { eye_right: p(0), eye_left: p(1), nose_tip: p(2), mouth_right: p(3), mouth_left: p(4) }),
+            score: Some(face.score),
+            face_landmarks: None,
+            face_attributes: None,
         }
     }
 }

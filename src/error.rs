@@ -61,6 +61,9 @@ pub enum SightlineError {
     #[error("the people feature and face-aware smart crops need the face model: load YuNet (scripts/fetch-models yunet)")]
     FaceModelNotLoaded,
 
+    #[error("this request needs a SigLIP model (tags, smart crops, labels, embeddings, the 3.2 zero-shot features): load one, e.g. `--model models/siglip-base-patch16-224` after `scripts/fetch-models siglip-base-patch16-224`")]
+    SiglipModelNotLoaded,
+
     #[error("the read feature needs the OCR models (PP-OCRv5: scripts/fetch-models ppocr-v5), or a Document Intelligence endpoint with readBackend \"azure\"")]
     OcrModelNotLoaded,
 
@@ -74,6 +77,35 @@ pub enum SightlineError {
 
     #[error("model inference failed: {reason}")]
     InferenceFailed { reason: String },
+
+    // ---- remote Azure services (Document Intelligence Read, Face API) -------------------------
+    // `service` names the service; `code` and `message` are what Azure itself answered.
+    #[error("{service} refused the key (HTTP {status}, {code}: {message}); check the key and that it belongs to this endpoint's resource")]
+    RemoteUnauthorized { service: &'static str, status: u16, code: String, message: String },
+
+    #[error("{service} answered HTTP {status} ({code}: {message})")]
+    RemoteServiceError { service: &'static str, status: u16, code: String, message: String },
+
+    #[error("{service} is throttling requests (HTTP 429) and still was after {attempts} attempts; wait and try again, or raise the resource's pricing tier")]
+    RemoteThrottled { service: &'static str, attempts: u32 },
+
+    #[error("could not reach {service}: {reason}; check the endpoint URL and the network (in a browser, also that the service allows this page's origin: CORS)")]
+    RemoteNetwork { service: &'static str, reason: String },
+
+    #[error("{service} did not finish within {seconds:.1} s ({during}); try again, or allow a longer timeout")]
+    RemoteTimeout { service: &'static str, seconds: f64, during: &'static str },
+
+    #[error("{service} could not analyse the image: the operation {status} ({code}: {message})")]
+    RemoteOperationFailed { service: &'static str, status: String, code: String, message: String },
+
+    #[error("{service} sent an answer Sightline cannot read: {reason}")]
+    RemoteMalformedResponse { service: &'static str, reason: String },
+
+    #[error("the call to {service} was canceled")]
+    RemoteCanceled { service: &'static str },
+
+    #[error("the {service} endpoint {endpoint:?} is not usable: {reason}")]
+    RemoteInvalidEndpoint { service: &'static str, endpoint: String, reason: String },
 }
 
 impl SightlineError {
@@ -96,9 +128,19 @@ impl SightlineError {
             SightlineError::TagsNotLoaded => "TagsNotLoaded",
             SightlineError::FaceModelNotLoaded => "FaceModelNotLoaded",
             SightlineError::OcrModelNotLoaded => "OcrModelNotLoaded",
+            SightlineError::SiglipModelNotLoaded => "SiglipModelNotLoaded",
             SightlineError::InvalidRequest { inner, .. } => inner,
             SightlineError::InvalidArgument { .. } => "InvalidArgument",
             SightlineError::InferenceFailed { .. } => "InferenceFailed",
+            SightlineError::RemoteUnauthorized { .. } => "RemoteUnauthorized",
+            SightlineError::RemoteServiceError { .. } => "RemoteServiceError",
+            SightlineError::RemoteThrottled { .. } => "RemoteThrottled",
+            SightlineError::RemoteNetwork { .. } => "RemoteNetwork",
+            SightlineError::RemoteTimeout { .. } => "RemoteTimeout",
+            SightlineError::RemoteOperationFailed { .. } => "RemoteOperationFailed",
+            SightlineError::RemoteMalformedResponse { .. } => "RemoteMalformedResponse",
+            SightlineError::RemoteCanceled { .. } => "RemoteCanceled",
+            SightlineError::RemoteInvalidEndpoint { .. } => "RemoteInvalidEndpoint",
         }
     }
 
@@ -106,6 +148,13 @@ impl SightlineError {
     pub fn azure_code(&self) -> &'static str {
         match self {
             SightlineError::InferenceFailed { .. } => "InternalServerError",
+            // A remote service that failed on its side, or could not be reached in time.
+            SightlineError::RemoteServiceError { status, .. } if *status >= 500 => "InternalServerError",
+            SightlineError::RemoteThrottled { .. }
+            | SightlineError::RemoteNetwork { .. }
+            | SightlineError::RemoteTimeout { .. }
+            | SightlineError::RemoteOperationFailed { .. }
+            | SightlineError::RemoteMalformedResponse { .. } => "InternalServerError",
             _ => "InvalidRequest",
         }
     }
@@ -128,6 +177,11 @@ impl SightlineError {
 
     pub(crate) fn argument(reason: impl Into<String>) -> Self {
         SightlineError::InvalidArgument { reason: reason.into() }
+    }
+
+    /// Whether this error came from a remote service (the local results of the call still stand).
+    pub fn is_remote(&self) -> bool {
+        self.code().starts_with("Remote")
     }
 
     pub(crate) fn inference(reason: impl std::fmt::Display) -> Self {

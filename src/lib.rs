@@ -10,11 +10,14 @@ pub mod analyze;
 pub mod azure;
 pub mod color;
 pub mod decode;
+mod dequantize;
 pub mod descriptor;
 pub mod error;
 pub mod faces;
 pub mod ocr;
+pub mod preview;
 pub mod preprocess;
+pub mod remote;
 pub mod resample;
 pub mod scoring;
 pub mod siglip;
@@ -26,6 +29,8 @@ mod tower;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub mod wasm_threads;
 
 pub use analyze::{analyze, AnalyzeOptions, Analyzer};
 pub use azure::ImageAnalysisResult;

@@ -84,7 +84,8 @@ impl std::fmt::Debug for Tower {
 }
 
 impl Tower {
-    pub(crate) fn load(bytes: &[u8], kind: TowerKind) -> Result<Tower> {
+    /// `dequantize_weights`: see `ModelDescriptor::dequantize_weights`.
+    pub(crate) fn load(bytes: &[u8], kind: TowerKind, dequantize_weights: bool) -> Result<Tower> {
         let what = kind.what();
         let invalid = |reason: String| SightlineError::InvalidModel { what: what.into(), reason };
         let mismatch =
@@ -94,11 +95,16 @@ impl Tower {
         }
         // The export annotates intermediate values with a symbolic batch size; we run at a fixed
         // shape, so those annotations would only conflict with it.
-        let mut model = tract_onnx::onnx()
-            .with_ignore_output_shapes(true)
-            .with_ignore_value_info(true)
-            .model_for_read(&mut Cursor::new(bytes))
-            .map_err(|e| invalid(format!("{e:#}")))?;
+        let onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
+        let mut proto =
+            onnx.proto_model_for_read(&mut Cursor::new(bytes)).map_err(|e| invalid(format!("{e:#}")))?;
+        if dequantize_weights {
+            if let Some(graph) = proto.graph.as_mut() {
+                crate::dequantize::dequantize_matmul_weights(graph);
+            }
+        }
+        let mut model = onnx.model_for_proto_model(&proto).map_err(|e| invalid(format!("{e:#}")))?;
+        drop(proto);
         if model.nodes().is_empty() {
             return Err(invalid("it contains no graph".into()));
         }

@@ -5,7 +5,7 @@
 //! const vector = model.embedImage(imageBytes);          // Float32Array, unit length
 //! const scores = model.classify(imageBytes, ["a cat"]); // [{label, confidence, logit, cosine}]
 //! model.loadTags(tagsFileBytes);                        // from `sightline build-tags`
-//! const result = model.analyze(imageBytes, { features: ["tags", "smartCrops"] }); // Azure 4.0 shape
+//! const result = await model.analyze(imageBytes, { features: ["tags", "smartCrops"] }); // Azure 4.0 shape
 //! ```
 //! Errors are thrown as `Error` objects with `name = "SightlineError"`, a stable `code`, and
 //! `azure`: the same error as Azure Image Analysis's JSON error body.
@@ -18,7 +18,10 @@ use crate::analyze::{AnalyzeOptions, Analyzer};
 use crate::azure::ErrorResponse;
 use crate::error::SightlineError;
 use crate::faces::FaceDetector;
+use crate::ocr::{OcrEngine, OcrFiles};
 use crate::siglip::{ModelFiles, SiglipModel as CoreModel};
+use crate::remote::fetch::FetchHttpClient;
+use crate::remote::{start_analysis, FaceServiceConfig, ReadServiceConfig, RemoteConfig};
 use crate::tags::TagIndex;
 
 fn js_error(error: SightlineError) -> JsValue {
@@ -38,12 +41,22 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
         .map_err(|e| js_error(SightlineError::inference(e)))
 }
 
+/// The image upright as PNG, its longer side at most `maxSide`: a preview for formats the
+/// browser cannot show (TIFF), in the same orientation as the results' coordinates.
+#[wasm_bindgen(js_name = previewPng)]
+pub fn preview_png(image: &[u8], max_side: u32) -> Result<Vec<u8>, JsValue> {
+    crate::preview::preview_png(image, max_side).map_err(js_error)
+}
+
 /// A SigLIP model in WebAssembly.
 #[wasm_bindgen(js_name = SiglipModel)]
 pub struct WasmSiglipModel {
     model: CoreModel,
     tags: Option<TagIndex>,
     faces: Option<FaceDetector>,
+    ocr: Option<OcrEngine>,
+    /// Azure services for `read` and `people`; keys live only here, in memory.
+    services: RemoteConfig,
 }
 
 #[wasm_bindgen(js_class = SiglipModel)]
@@ -63,7 +76,7 @@ impl WasmSiglipModel {
             text_model: text_model.as_deref(),
             tokenizer: tokenizer.as_deref(),
         };
-        CoreModel::load(files).map(|model| WasmSiglipModel { model, tags: None, faces: None }).map_err(js_error)
+        CoreModel::load(files).map(|model| WasmSiglipModel { model, tags: None, faces: None, ocr: None, services: RemoteConfig::default() }).map_err(js_error)
     }
 
     /// The descriptor as a plain object (name, synthetic, image_size, …).
@@ -93,6 +106,14 @@ impl WasmSiglipModel {
     pub fn embed_image(&self, image: &[u8]) -> Result<Float32Array, JsValue> {
         let embedding = self.model.embed_image(image).map_err(js_error)?;
         Ok(Float32Array::from(embedding.embedding.as_slice()))
+    }
+
+    /// Unit-length embedding of already preprocessed `pixel_values` (3×size×size, CHW): the
+    /// vision tower alone, so benchmarks time the same input as other ONNX runtimes.
+    #[wasm_bindgen(js_name = embedPixels)]
+    pub fn embed_pixels(&self, pixel_values: &[f32]) -> Result<Float32Array, JsValue> {
+        let embedding = self.model.embed_pixel_values(pixel_values).map_err(js_error)?;
+        Ok(Float32Array::from(embedding.as_slice()))
     }
 
     /// Unit-length embeddings of texts, one Float32Array each.
@@ -142,13 +163,88 @@ impl WasmSiglipModel {
         Ok(())
     }
 
+    /// Load PP-OCRv5 (`scripts/fetch-models ppocr-v5`): enables `read` on the device. The
+    /// orientation model is optional (it turns upside-down lines around).
+    #[wasm_bindgen(js_name = loadOcrModel)]
+    pub fn load_ocr_model(
+        &mut self,
+        detector: &[u8],
+        recognizer: &[u8],
+        dictionary: &[u8],
+        orientation: Option<Box<[u8]>>,
+    ) -> Result<(), JsValue> {
+        let files = OcrFiles { detector, recognizer, dictionary, orientation: orientation.as_deref() };
+        self.ocr = Some(OcrEngine::load(files).map_err(js_error)?);
+        Ok(())
+    }
+
+    /// Use Document Intelligence Read for `read`: `endpoint` (`https://NAME.cognitiveservices.azure.com`),
+    /// `key`, and `apiVersion` `"2024-11-30"` (default) or `"2023-07-31"`. The key stays in this
+    /// object's memory and is sent only in the `Ocp-Apim-Subscription-Key` header.
+    #[wasm_bindgen(js_name = setReadService)]
+    pub fn set_read_service(&mut self, endpoint: &str, key: &str, api_version: Option<String>) -> Result<(), JsValue> {
+        self.services.read = Some(ReadServiceConfig::new(endpoint, key, api_version.as_deref()).map_err(js_error)?);
+        Ok(())
+    }
+
+    /// Use the Face API for `people`, asking for its landmarks and these `attributes` (headPose,
+    /// mask, blur, qualityForRecognition).
+    #[wasm_bindgen(js_name = setFaceService)]
+    pub fn set_face_service(&mut self, endpoint: &str, key: &str, landmarks: bool, attributes: Vec<String>) -> Result<(), JsValue> {
+        self.services.face = Some(FaceServiceConfig::new(endpoint, key, landmarks, &attributes).map_err(js_error)?);
+        Ok(())
+    }
+
+    /// Forget both services and their keys.
+    #[wasm_bindgen(js_name = clearServices)]
+    pub fn clear_services(&mut self) {
+        self.services.read = None;
+        self.services.face = None;
+    }
+
+    /// Give up on a remote feature after this many seconds (retries and polling included).
+    #[wasm_bindgen(js_name = setRemoteTimeout)]
+    pub fn set_remote_timeout(&mut self, seconds: f64) -> Result<(), JsValue> {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return Err(js_error(SightlineError::argument("the remote timeout must be a positive number of seconds")));
+        }
+        let total = std::time::Duration::from_secs_f64(seconds);
+        let policy = &mut self.services.policy;
+        policy.total_timeout = total;
+        policy.request_timeout = crate::remote::RetryPolicy::default().request_timeout.min(total);
+        Ok(())
+    }
+
+    /// Which services are configured: `{read, face}` booleans (never the keys).
+    #[wasm_bindgen(getter, js_name = remoteServices)]
+    pub fn remote_services(&self) -> Result<JsValue, JsValue> {
+        let available = self.services.available();
+        to_js(&serde_json::json!({ "read": available.read, "face": available.face }))
+    }
+
     /// Azure Image Analysis 4.0: `options` is `{features, smartcropsAspectRatios, language,
-    /// modelVersion, labels, tagThreshold, maxTags}`; returns `{modelVersion, metadata,
-    /// tagsResult, smartCropsResult, customLabelsResult}` as plain objects.
-    pub fn analyze(&self, image: &[u8], options: JsValue) -> Result<JsValue, JsValue> {
-        let options: AnalyzeOptions = serde_wasm_bindgen::from_value(options)
-            .map_err(|e| js_error(SightlineError::request("InvalidParameter", format!("options: {e}"))))?;
-        let analyzer = Analyzer { model: &self.model, tags: self.tags.as_ref(), faces: self.faces.as_ref(), ocr: None };
-        to_js(&analyzer.analyze(image, &options).map_err(js_error)?)
+    /// modelVersion, labels, tagThreshold, maxTags, includeEmbedding, readBackend,
+    /// peopleBackend}`; resolves to `{modelVersion, metadata, tagsResult, …, featureErrors?}`.
+    /// Local features run before this returns; `read` and `people` go to the configured Azure
+    /// services, and a failing one leaves its error in `featureErrors` beside the local results.
+    /// `signal` (an AbortSignal) cancels the remote calls: the Promise rejects with
+    /// `RemoteCanceled`.
+    pub fn analyze(&self, image: &[u8], options: JsValue, signal: Option<web_sys::AbortSignal>) -> js_sys::Promise {
+        let pending = serde_wasm_bindgen::from_value::<AnalyzeOptions>(options)
+            .map_err(|e| SightlineError::request("InvalidParameter", format!("options: {e}")))
+            .and_then(|options| {
+                let analyzer = Analyzer { model: Some(&self.model), tags: self.tags.as_ref(), faces: self.faces.as_ref(), ocr: self.ocr.as_ref() };
+                start_analysis(&analyzer, image, &options, &self.services)
+            });
+        let pending = match pending {
+            Ok(pending) => pending,
+            Err(error) => return js_sys::Promise::reject(&js_error(error)),
+        };
+        let config = self.services.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let client = FetchHttpClient::new(signal);
+            let result = pending.finish(&client, &config).await.map_err(js_error)?;
+            to_js(&result)
+        })
     }
 }

@@ -178,3 +178,42 @@ fn a_missing_model_folder_explains_how_to_get_one() {
     let err = stderr(&out);
     assert!(err.contains("sightline.json") && err.contains("fetch-models"), "{err}");
 }
+
+#[path = "support/cer.rs"]
+mod cer;
+
+/// Issue #8's acceptance: `sightline analyze eurotext.tif --features read --json` prints the page's
+/// text, offline, within 5% CER.
+#[test]
+fn analyze_reads_eurotext_offline() {
+    let page = shared().join("images/ocr/eurotext.tif");
+    // Exactly the issue's command: no --model (reading text needs no SigLIP model).
+    let out = sightline(&["analyze", page.to_str().unwrap(), "--features", "read", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let result = stdout_json(&out);
+    let content = result["readResult"]["content"].as_str().expect("readResult.content");
+    let truth = std::fs::read_to_string(shared().join("images/ocr/eurotext.txt")).unwrap();
+    let rate = cer::cer(content, &truth);
+    println!("sightline analyze eurotext.tif --features read: CER {:.2}%", rate * 100.0);
+    assert!(rate <= 0.05, "CER {rate}:\n{content}");
+    let lines = result["readResult"]["blocks"][0]["lines"].as_array().unwrap();
+    let first = lines[0]["text"].as_str().unwrap();
+    assert!(first.starts_with("The") && first.ends_with("jumps!"), "reading order starts at the top: {first}");
+}
+
+#[test]
+fn read_without_the_ocr_models_says_how_to_install_them() {
+    let page = shared().join("images/ocr/phototest.tif");
+    let out = sightline(&[
+        "analyze",
+        page.to_str().unwrap(),
+        "--model",
+        model_dir().to_str().unwrap(),
+        "--features",
+        "read",
+        "--ocr-model",
+        "/nonexistent",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("[OcrModelNotLoaded]") && stderr(&out).contains("scripts/fetch-models ppocr-v5"), "{}", stderr(&out));
+}

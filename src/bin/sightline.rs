@@ -9,7 +9,13 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
+use std::time::Duration;
+
+use sightline::analyze::Backend;
 use sightline::azure::ErrorResponse;
+use sightline::ocr::{OcrEngine, OcrFiles};
+use sightline::remote::native::NativeHttpClient;
+use sightline::remote::{analyze_with_services, FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy};
 use sightline::{AnalyzeOptions, Analyzer, FaceDetector, ModelDescriptor, ModelFiles, SiglipModel, SightlineError, TagIndex};
 
 #[derive(Parser)]
@@ -43,7 +49,7 @@ enum Command {
     /// Azure Image Analysis 4.0-shaped analysis of one image.
     Analyze {
         image: PathBuf,
-        /// Comma-separated Azure feature names: tags, smartCrops, people (4.0); color, imageType,
+        /// Comma-separated Azure feature names: tags, smartCrops, people, read (4.0); color, imageType,
         /// adult, categories (3.2).
         #[arg(long, value_delimiter = ',', required = true)]
         features: Vec<String>,
@@ -61,16 +67,27 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         tags: Option<PathBuf>,
         /// YuNet face model, for people and face-aware smart crops
-        /// (default: MODEL/../yunet/face_detection_yunet_2026may.onnx).
+        /// (default: yunet/face_detection_yunet_2026may.onnx beside the model folder).
         #[arg(long = "face-model", value_name = "FILE")]
         face_model: Option<PathBuf>,
+        /// PP-OCRv5 folder, for local read (default: ppocr-v5 beside the model folder, filled by
+        /// `scripts/fetch-models ppocr-v5`).
+        #[arg(long = "ocr-model", value_name = "DIR")]
+        ocr_model: Option<PathBuf>,
         /// Smallest tag confidence reported (0..1).
         #[arg(long = "tag-threshold")]
         tag_threshold: Option<f32>,
         #[arg(long = "max-tags")]
         max_tags: Option<usize>,
         #[command(flatten)]
-        common: Common,
+        remote: RemoteArgs,
+        /// Model folder (default: models/siglip-base-patch16-224, the manifest's default). Not
+        /// needed when only people, read or color are asked for and none is installed.
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Precompute the tag vocabulary's text embeddings for a model (run once per model).
     BuildTags {
@@ -91,6 +108,91 @@ enum Command {
     },
 }
 
+/// Azure services for `read` (Document Intelligence) and `people` (Face API). Keys are read from
+/// the environment when not given, so they stay out of shell history and process lists.
+#[derive(Args)]
+struct RemoteArgs {
+    /// Document Intelligence endpoint, e.g. https://NAME.cognitiveservices.azure.com; read then
+    /// runs there (unless --read-backend local).
+    #[arg(long = "read-endpoint", value_name = "URL")]
+    read_endpoint: Option<String>,
+    /// Document Intelligence key [default: $SIGHTLINE_READ_KEY].
+    #[arg(long = "read-key", value_name = "KEY")]
+    read_key: Option<String>,
+    /// Read API version: 2024-11-30 (v4.0) or 2023-07-31 (v3.1, the /formrecognizer path).
+    #[arg(long = "read-api-version", default_value = "2024-11-30", value_name = "VERSION")]
+    read_api_version: String,
+    /// Where read runs: auto (Azure when an endpoint is given), local or azure.
+    #[arg(long = "read-backend", value_name = "BACKEND")]
+    read_backend: Option<String>,
+    /// Face API endpoint; people then runs there (unless --people-backend local).
+    #[arg(long = "face-endpoint", value_name = "URL")]
+    face_endpoint: Option<String>,
+    /// Face API key [default: $SIGHTLINE_FACE_KEY].
+    #[arg(long = "face-key", value_name = "KEY")]
+    face_key: Option<String>,
+    /// Ask the Face API for its 27 landmarks (in `faces[].faceLandmarks`).
+    #[arg(long = "face-landmarks")]
+    face_landmarks: bool,
+    /// Face API attributes, comma-separated: headPose, mask, blur, qualityForRecognition.
+    #[arg(long = "face-attributes", value_delimiter = ',', value_name = "NAMES")]
+    face_attributes: Vec<String>,
+    /// Where people runs: auto (Azure when an endpoint is given), local or azure.
+    #[arg(long = "people-backend", value_name = "BACKEND")]
+    people_backend: Option<String>,
+    /// Give up on a remote feature after this many seconds (retries and polling included).
+    #[arg(long = "remote-timeout", default_value_t = 120.0, value_name = "SECONDS")]
+    remote_timeout: f64,
+}
+
+/// Environment variables the keys are taken from when the flags are absent.
+const READ_KEY_ENV: &str = "SIGHTLINE_READ_KEY";
+const FACE_KEY_ENV: &str = "SIGHTLINE_FACE_KEY";
+
+impl RemoteArgs {
+    /// The key from `--{name}-key`, else from `env`.
+    fn key(flag: &Option<String>, env: &str, service: &str, name: &str) -> Result<String, SightlineError> {
+        flag.clone().or_else(|| std::env::var(env).ok()).filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+            SightlineError::InvalidArgument { reason: format!("--{name}-endpoint needs the {service} key: pass --{name}-key or set {env}") }
+        })
+    }
+
+    fn backend(name: &Option<String>, flag: &str) -> Result<Option<Backend>, SightlineError> {
+        name.as_deref()
+            .map(|n| match n.to_ascii_lowercase().as_str() {
+                "auto" => Ok(Backend::Auto),
+                "local" => Ok(Backend::Local),
+                "azure" => Ok(Backend::Azure),
+                other => Err(SightlineError::InvalidArgument { reason: format!("{flag} '{other}': use auto, local or azure") }),
+            })
+            .transpose()
+    }
+
+    fn config(&self) -> Result<RemoteConfig, SightlineError> {
+        let read = match &self.read_endpoint {
+            Some(endpoint) => {
+                let key = Self::key(&self.read_key, READ_KEY_ENV, "Document Intelligence", "read")?;
+                Some(ReadServiceConfig::new(endpoint, &key, Some(&self.read_api_version))?)
+            }
+            None => None,
+        };
+        let face = match &self.face_endpoint {
+            Some(endpoint) => {
+                let key = Self::key(&self.face_key, FACE_KEY_ENV, "Face API", "face")?;
+                Some(FaceServiceConfig::new(endpoint, &key, self.face_landmarks, &self.face_attributes)?)
+            }
+            None => None,
+        };
+        if !(self.remote_timeout.is_finite() && self.remote_timeout > 0.0) {
+            return Err(SightlineError::InvalidArgument { reason: "--remote-timeout must be a positive number of seconds".into() });
+        }
+        let total = Duration::from_secs_f64(self.remote_timeout);
+        let defaults = RetryPolicy::default();
+        let policy = RetryPolicy { total_timeout: total, request_timeout: defaults.request_timeout.min(total), ..defaults };
+        Ok(RemoteConfig { read, face, policy })
+    }
+}
+
 #[derive(Args)]
 struct Common {
     /// Model folder holding sightline.json and the files it names (see scripts/fetch-models).
@@ -101,15 +203,32 @@ struct Common {
     json: bool,
 }
 
+/// Another model folder beside `model_dir` (fetch-models puts them all in one folder). Not
+/// `model_dir/../name`: that path does not resolve when `model_dir` does not exist.
+fn sibling(model_dir: &Path, name: &str) -> PathBuf {
+    match model_dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && model_dir.file_name().is_some() => parent.join(name),
+        _ => model_dir.join("..").join(name),
+    }
+}
+
+/// The model `analyze` uses without --model: the manifest's default, where fetch-models puts it.
+const DEFAULT_MODEL_DIR: &str = "models/siglip-base-patch16-224";
 /// Where `build-tags` writes, and `analyze` looks for, a model's tags file.
 const TAGS_FILE: &str = "tags-en.sltags";
 /// The YuNet file `scripts/fetch-models yunet` installs.
 const FACE_MODEL_FILE: &str = "face_detection_yunet_2026may.onnx";
+/// The PP-OCRv5 files `scripts/fetch-models ppocr-v5` installs.
+const OCR_DETECTOR: &str = "ppocrv5_det.onnx";
+const OCR_RECOGNIZER: &str = "ppocrv5_rec.onnx";
+const OCR_DICTIONARY: &str = "ppocr_keys_v5.txt";
+const OCR_ORIENTATION: &str = "ppocrv5_cls.onnx";
 
 /// The optional parts `analyze` loads when a feature needs them.
 struct AnalyzePaths {
     tags: PathBuf,
     face_model: PathBuf,
+    ocr_model: PathBuf,
 }
 
 /// Image extensions picked up when walking a directory (files named explicitly are always tried).
@@ -151,9 +270,12 @@ fn run(command: Command) -> Result<bool, String> {
             model_version,
             tags,
             face_model,
+            ocr_model,
             tag_threshold,
             max_tags,
-            common,
+            remote,
+            model,
+            json,
         } => {
             let options = AnalyzeOptions {
                 features,
@@ -164,13 +286,20 @@ fn run(command: Command) -> Result<bool, String> {
                 tag_threshold,
                 max_tags,
                 include_embedding: None,
+                read_backend: RemoteArgs::backend(&remote.read_backend, "--read-backend").map_err(|e| e.to_string())?,
+                people_backend: RemoteArgs::backend(&remote.people_backend, "--people-backend").map_err(|e| e.to_string())?,
                 ..Default::default()
             };
+            let services = remote.config().map_err(|e| format!("{e} [{}]", e.code()))?;
+            let model_dir = model.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR));
             let paths = AnalyzePaths {
-                tags: tags.unwrap_or_else(|| common.model.join(TAGS_FILE)),
-                face_model: face_model.unwrap_or_else(|| common.model.join("../yunet").join(FACE_MODEL_FILE)),
+                tags: tags.unwrap_or_else(|| model_dir.join(TAGS_FILE)),
+                face_model: face_model.unwrap_or_else(|| sibling(&model_dir, "yunet").join(FACE_MODEL_FILE)),
+                ocr_model: ocr_model.unwrap_or_else(|| sibling(&model_dir, "ppocr-v5")),
             };
-            analyze_image(&common.model, &paths, &image, &options, common.json)
+            // Without --model, a request that needs no SigLIP runs without one if none is installed.
+            let model_optional = model.is_none() && !options.uses_siglip() && !model_dir.join("sightline.json").exists();
+            analyze_image((!model_optional).then_some(model_dir.as_path()), &paths, &image, &options, &services, json)
         }
         Command::BuildTags { vocabulary, output, model } => {
             let output = output.unwrap_or_else(|| model.join(TAGS_FILE));
@@ -346,21 +475,34 @@ fn classify(model: &SiglipModel, inputs: &[PathBuf], labels: &[String], as_json:
     Ok(ok)
 }
 
+/// The PP-OCRv5 set from a folder `scripts/fetch-models ppocr-v5` filled (the orientation model
+/// is optional). A folder without the models means the feature cannot run here.
+fn load_ocr(dir: &Path) -> Result<OcrEngine, SightlineError> {
+    let file = |name: &str| std::fs::read(dir.join(name)).map_err(|_| SightlineError::OcrModelNotLoaded);
+    let (detector, recognizer, dictionary) = (file(OCR_DETECTOR)?, file(OCR_RECOGNIZER)?, file(OCR_DICTIONARY)?);
+    let orientation = file(OCR_ORIENTATION).ok();
+    OcrEngine::load(OcrFiles { detector: &detector, recognizer: &recognizer, dictionary: &dictionary, orientation: orientation.as_deref() })
+}
+
 /// Analyse one image; errors print Azure's JSON error body (with --json) and exit 1.
 fn analyze_image(
-    model_dir: &Path,
+    model_dir: Option<&Path>,
     paths: &AnalyzePaths,
     image: &Path,
     options: &AnalyzeOptions,
+    services: &RemoteConfig,
     as_json: bool,
 ) -> Result<bool, String> {
     let wants_labels = options.labels.as_ref().is_some_and(|l| !l.is_empty());
-    let model = load_model(model_dir, wants_labels)?;
+    let model = model_dir.map(|dir| load_model(dir, wants_labels)).transpose()?;
     let outcome = (|| {
         let tags = match options.uses_tags_file() {
             false => None,
             true => match std::fs::read(&paths.tags) {
-                Ok(bytes) => Some(TagIndex::from_bytes(&bytes, &model)?),
+                Ok(bytes) => match &model {
+                    Some(model) => Some(TagIndex::from_bytes(&bytes, model)?),
+                    None => return Err(SightlineError::SiglipModelNotLoaded),
+                },
                 Err(_) => return Err(SightlineError::TagsNotLoaded),
             },
         };
@@ -369,11 +511,17 @@ fn analyze_image(
             (true, Ok(bytes)) => Some(FaceDetector::load(&bytes)?),
             _ => None,
         };
+        let ocr = match options.uses_ocr_model() {
+            true => Some(load_ocr(&paths.ocr_model)?),
+            false => None,
+        };
         let bytes = std::fs::read(image).map_err(|e| SightlineError::CorruptImage {
             format: "file".into(),
             reason: format!("cannot read {}: {e}", image.display()),
         })?;
-        Analyzer { model: &model, tags: tags.as_ref(), faces: faces.as_ref(), ocr: None }.analyze(&bytes, options)
+        let analyzer = Analyzer { model: model.as_ref(), tags: tags.as_ref(), faces: faces.as_ref(), ocr: ocr.as_ref() };
+        // The remote clients' futures complete as their blocking requests do: no runtime needed.
+        pollster::block_on(analyze_with_services(&analyzer, &bytes, options, services, &NativeHttpClient::new()))
     })();
     match outcome {
         Ok(result) => {
@@ -382,7 +530,11 @@ fn analyze_image(
             } else {
                 print_analysis(&result);
             }
-            Ok(true)
+            // The other features' results stand; each failed one is one line and exit code 1.
+            for failed in result.feature_errors.iter().flatten() {
+                eprintln!("error: {}: {}: {} [{}]", image.display(), failed.feature, failed.error.message, failed.error.innererror.code);
+            }
+            Ok(result.feature_errors.is_none())
         }
         Err(error) => {
             if as_json {
@@ -393,11 +545,15 @@ fn analyze_image(
                 SightlineError::TagsNotLoaded => eprintln!(
                     "  (looked for {}; build it with `sightline build-tags --model {}`)",
                     paths.tags.display(),
-                    model_dir.display()
+                    model_dir.unwrap_or(Path::new("MODEL")).display()
                 ),
                 SightlineError::FaceModelNotLoaded => eprintln!(
                     "  (looked for {}; pass --face-model FILE or run `scripts/fetch-models yunet`)",
                     paths.face_model.display()
+                ),
+                SightlineError::OcrModelNotLoaded => eprintln!(
+                    "  (looked in {}; pass --ocr-model DIR or run `scripts/fetch-models ppocr-v5`)",
+                    paths.ocr_model.display()
                 ),
                 _ => {}
             }
@@ -425,6 +581,13 @@ fn print_analysis(result: &sightline::ImageAnalysisResult) {
         for p in &people.values {
             let b = p.bounding_box;
             println!("  {:>6.1}%  x {} y {} w {} h {}", p.confidence * 100.0, b.x, b.y, b.w, b.h);
+        }
+    }
+    if let Some(read) = &result.read_result {
+        let lines: Vec<_> = read.blocks.iter().flat_map(|b| &b.lines).collect();
+        println!("text ({} lines, {}):", lines.len(), read.backend.as_deref().unwrap_or("local"));
+        for line in lines {
+            println!("  {}", line.text);
         }
     }
     if let Some(crops) = &result.smart_crops_result {

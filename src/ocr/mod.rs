@@ -1,22 +1,249 @@
-//! Offline OCR with PaddleOCR's PP-OCRv5 mobile models (Apache-2.0), run by tract.
-//!
-//! Work in progress: the engine is being written in this session.
+//! Offline OCR with PaddleOCR's PP-OCRv5 mobile models (Apache-2.0), run by tract natively
+//! and in WebAssembly: DBNet finds text lines, an optional classifier turns upside-down lines
+//! around, and a CRNN reads each line with CTC. Results come out in Azure's `readResult` shape:
+//! lines in reading order, each with words, integer polygons and confidences.
+
+mod detect;
+mod geometry;
+mod layout;
+mod recognize;
+
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
+use tract_onnx::prelude::*;
 
 use crate::azure::DetectedTextLine;
 use crate::error::{Result, SightlineError};
 
-pub struct OcrEngine {}
+pub use detect::DetectionSettings;
+pub use geometry::Quad;
+use recognize::{ctc_greedy, Charset, LineCrop, LINE_HEIGHT, LINE_WIDTH_STEP, MAX_LINE_WIDTH, MIN_LINE_WIDTH};
+
+/// The smallest detector input (the network downsamples 32×).
+const MIN_DETECTOR_SIDE: usize = 32;
+/// Plans kept per network: detector sizes follow the images' sizes; recogniser widths are
+/// rounded up to `LINE_WIDTH_STEP`, so a page's lines share a few.
+const DETECTOR_PLANS: usize = 4;
+const RECOGNIZER_PLANS: usize = 8;
+/// The orientation classifier's fixed input.
+const ORIENTATION_SIZE: (usize, usize) = (160, 80);
+/// Turn a line around only when the classifier is this sure it is upside down.
+const UPSIDE_DOWN_THRESHOLD: f32 = 0.9;
+/// Lines read with a lower mean character probability are dropped (PaddleOCR's drop score).
+const MIN_LINE_CONFIDENCE: f32 = 0.5;
+
+/// The files of the PP-OCRv5 set, as bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct OcrFiles<'a> {
+    /// `ppocrv5_det.onnx`: DBNet text detection.
+    pub detector: &'a [u8],
+    /// `ppocrv5_rec.onnx`: CRNN + CTC line recognition.
+    pub recognizer: &'a [u8],
+    /// `ppocr_keys_v5.txt`: the recogniser's index-aligned dictionary.
+    pub dictionary: &'a [u8],
+    /// `ppocrv5_cls.onnx`: 0°/180° text-line orientation (optional: without it every line is
+    /// read as it stands).
+    pub orientation: Option<&'a [u8]>,
+}
+
+/// A text line as the engine reads it, before conversion to Azure's integer polygons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextLine {
+    pub quad: Quad,
+    pub text: String,
+    pub confidence: f32,
+    pub words: Vec<TextWord>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextWord {
+    pub quad: Quad,
+    pub text: String,
+    pub confidence: f32,
+}
+
+pub struct OcrEngine {
+    detector: PlanCache,
+    recognizer: PlanCache,
+    orientation: Option<Arc<TypedRunnableModel>>,
+    charset: Charset,
+    settings: DetectionSettings,
+}
 
 impl std::fmt::Debug for OcrEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("OcrEngine(PP-OCRv5)")
+        write!(f, "OcrEngine(PP-OCRv5, {} symbols, orientation: {})", self.charset.len(), self.orientation.is_some())
     }
 }
 
+/// A network optimised once per input shape, the most recently used plans kept.
+///
+/// tract runs a plan optimised for one concrete shape far faster than a symbolic one (the
+/// recogniser with a symbolic width was 30× slower), and cannot keep the detector's sides
+/// symbolic at all (it cannot prove that the feature pyramid's upsampled maps line up). So each
+/// shape gets its own plan on first use (≈ 0.3 s), and callers round their inputs to few shapes.
+struct PlanCache {
+    what: &'static str,
+    model: InferenceModel,
+    capacity: usize,
+    plans: Mutex<Vec<([usize; 4], Arc<TypedRunnableModel>)>>,
+}
+
+impl PlanCache {
+    fn new(bytes: &[u8], what: &'static str, capacity: usize) -> Result<PlanCache> {
+        Ok(PlanCache { what, model: parse_network(bytes, what)?, capacity, plans: Mutex::default() })
+    }
+
+    fn plan(&self, shape: [usize; 4]) -> Result<Arc<TypedRunnableModel>> {
+        let mut plans = self.plans.lock().map_err(|_| SightlineError::inference("a plan cache was poisoned"))?;
+        if let Some(i) = plans.iter().position(|(s, _)| *s == shape) {
+            let entry = plans.remove(i);
+            let plan = entry.1.clone();
+            plans.push(entry);
+            return Ok(plan);
+        }
+        let plan = optimise(self.model.clone(), self.what, shape)?;
+        if plans.len() >= self.capacity {
+            plans.remove(0);
+        }
+        plans.push((shape, plan.clone()));
+        Ok(plan)
+    }
+
+    fn run(&self, input: Vec<f32>, shape: [usize; 4]) -> Result<(Vec<usize>, Vec<f32>)> {
+        run(&self.plan(shape)?, input, shape)
+    }
+}
+
+/// Parse a network and check it has one input and one output, as PaddleOCR's exports do.
+fn parse_network(bytes: &[u8], what: &str) -> Result<InferenceModel> {
+    let model = tract_onnx::onnx()
+        .with_ignore_output_shapes(true)
+        .with_ignore_value_info(true)
+        .model_for_read(&mut Cursor::new(bytes))
+        .map_err(|e| SightlineError::InvalidModel { what: what.into(), reason: format!("{e:#}") })?;
+    if model.input_outlets().map(|i| i.len()).unwrap_or(0) != 1 || model.output_outlets().map(|o| o.len()).unwrap_or(0) != 1 {
+        return Err(SightlineError::ModelInterfaceMismatch {
+            what: what.into(),
+            reason: "expected one image input and one output (PaddleOCR's export)".into(),
+        });
+    }
+    Ok(model)
+}
+
+/// Load one of the three networks with its input shape.
+fn load_network(bytes: &[u8], what: &str, shape: [usize; 4]) -> Result<Arc<TypedRunnableModel>> {
+    optimise(parse_network(bytes, what)?, what, shape)
+}
+
+/// Fix the input shape and optimise into a runnable plan.
+fn optimise(mut model: InferenceModel, what: &str, shape: [usize; 4]) -> Result<Arc<TypedRunnableModel>> {
+    let invalid = |reason: String| SightlineError::InvalidModel { what: what.into(), reason };
+    let mismatch = |reason: String| SightlineError::ModelInterfaceMismatch { what: what.into(), reason };
+    model.set_input_fact(0, f32::fact(shape).into()).map_err(|e| invalid(e.to_string()))?;
+    model
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| mismatch(format!("it does not accept a {shape:?} image tensor: {e:#}")))
+}
+
+fn run(plan: &Arc<TypedRunnableModel>, input: Vec<f32>, shape: [usize; 4]) -> Result<(Vec<usize>, Vec<f32>)> {
+    let tensor = Tensor::from_shape(&shape, &input).map_err(SightlineError::inference)?;
+    let outputs = plan.run(tvec!(tensor.into())).map_err(SightlineError::inference)?;
+    let output = outputs.first().ok_or_else(|| SightlineError::inference("the network returned no output"))?;
+    let view = output.to_plain_array_view::<f32>().map_err(SightlineError::inference)?;
+    Ok((view.shape().to_vec(), view.iter().copied().collect()))
+}
+
 impl OcrEngine {
-    pub fn read(&self, _image: &RgbImage) -> Result<Vec<DetectedTextLine>> {
-        Err(SightlineError::OcrModelNotLoaded)
+    pub fn load(files: OcrFiles<'_>) -> Result<OcrEngine> {
+        let charset = Charset::parse(files.dictionary)?;
+        let detector = PlanCache::new(files.detector, "text detection model", DETECTOR_PLANS)?;
+        // Fail at load time, not on the first image, if the detector cannot run at all.
+        detector.plan([1, 3, MIN_DETECTOR_SIDE, MIN_DETECTOR_SIDE])?;
+        let recognizer = PlanCache::new(files.recognizer, "text recognition model", RECOGNIZER_PLANS)?;
+        let (ow, oh) = ORIENTATION_SIZE;
+        let orientation = files
+            .orientation
+            .map(|bytes| load_network(bytes, "text orientation model", [1, 3, oh, ow]))
+            .transpose()?;
+        let engine = OcrEngine { detector, recognizer, orientation, charset, settings: DetectionSettings::default() };
+        engine.check_dictionary()?;
+        Ok(engine)
+    }
+
+    /// The recogniser's class count must be the dictionary's length, or every character would
+    /// come out shifted.
+    fn check_dictionary(&self) -> Result<()> {
+        let (shape, _) = self.recognizer.run(vec![0.0; 3 * LINE_HEIGHT * MIN_LINE_WIDTH], [1, 3, LINE_HEIGHT, MIN_LINE_WIDTH])?;
+        let classes = shape.last().copied().unwrap_or(0);
+        if shape.len() != 3 || classes != self.charset.len() {
+            return Err(SightlineError::ModelInterfaceMismatch {
+                what: "text recognition model".into(),
+                reason: format!(
+                    "it outputs {shape:?} but the dictionary has {} entries: use the dictionary that belongs to the model",
+                    self.charset.len()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn has_orientation(&self) -> bool {
+        self.orientation.is_some()
+    }
+
+    /// Every text line of the image, in reading order, as Azure's `DetectedTextLine`s.
+    pub fn read(&self, image: &RgbImage) -> Result<Vec<DetectedTextLine>> {
+        let (width, height) = (image.width(), image.height());
+        Ok(self.read_lines(image)?.iter().map(|line| layout::to_azure(line, width, height)).collect())
+    }
+
+    /// Every text line of the image, in reading order, with float quads.
+    pub fn read_lines(&self, image: &RgbImage) -> Result<Vec<TextLine>> {
+        let (iw, ih) = (image.width(), image.height());
+        let (dw, dh) = detect::input_size(iw, ih, &self.settings);
+        let (shape, prob) = self.detector.run(detect::detector_input(image, (dw, dh)), [1, 3, dh, dw])?;
+        if shape.iter().product::<usize>() != dw * dh {
+            return Err(SightlineError::inference(format!("the text detector returned {shape:?} for a {dw}×{dh} input")));
+        }
+        let (sx, sy) = (iw as f32 / dw as f32, ih as f32 / dh as f32);
+        let mut lines = Vec::new();
+        for region in detect::text_regions(&prob, dw, dh, &self.settings) {
+            let quad = region.quad.scaled(sx, sy).clamped(iw as f32, ih as f32);
+            if quad.width() < 2.0 || quad.height() < 2.0 {
+                continue;
+            }
+            if let Some(line) = self.read_line(image, quad)? {
+                lines.push(line);
+            }
+        }
+        Ok(layout::reading_order(lines))
+    }
+
+    /// Read one detected region; `None` when nothing legible is in it.
+    fn read_line(&self, image: &RgbImage, mut quad: Quad) -> Result<Option<TextLine>> {
+        let mut crop = LineCrop::cut(image, &quad);
+        if self.is_upside_down(&crop)? {
+            crop = crop.rotated_180();
+            quad = quad.rotated_180();
+        }
+        let (input, width, text_width) = crop.to_input(LINE_HEIGHT, MIN_LINE_WIDTH, LINE_WIDTH_STEP, MAX_LINE_WIDTH);
+        let (shape, probs) = self.recognizer.run(input, [1, 3, LINE_HEIGHT, width])?;
+        let (steps, classes) = (shape[1], shape[2]);
+        let chars = ctc_greedy(&probs, classes, &self.charset);
+        // Time step → fraction of the crop's length (the text fills `text_width` of `width`).
+        let step_width = width as f32 / steps.max(1) as f32 / text_width as f32;
+        Ok(layout::assemble(quad, &chars, step_width).filter(|line| line.confidence >= MIN_LINE_CONFIDENCE))
+    }
+
+    fn is_upside_down(&self, crop: &LineCrop) -> Result<bool> {
+        let Some(plan) = &self.orientation else { return Ok(false) };
+        let (ow, oh) = ORIENTATION_SIZE;
+        let (input, _, _) = crop.to_input(oh, ow, 1, ow);
+        let (_, scores) = run(plan, input, [1, 3, oh, ow])?;
+        Ok(scores.len() == 2 && scores[1] > scores[0] && scores[1] >= UPSIDE_DOWN_THRESHOLD)
     }
 }

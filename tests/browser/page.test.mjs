@@ -91,6 +91,25 @@ test("an image URL is fetched and analysed", async () => {
   await page.waitForFunction(() => document.querySelectorAll(".card:not(.error) .json pre").length === 3 && [...document.querySelectorAll(".card:not(.error) .json pre")].every((p) => p.textContent.includes("modelVersion")), null, { timeout: 60_000 });
 });
 
+test("a dropped TIFF page is read on the device and previewed", async () => {
+  await drop([{ name: "phototest.tif", type: "image/tiff", bytes: readFileSync(`${SHARED}/images/ocr/phototest.tif`) }]);
+  const card = page.locator(".card", { hasText: "phototest.tif" });
+  // The OCR models load on first use (progress rows), then the lines are listed and outlined.
+  await card.locator(".read-lines li").first().waitFor({ timeout: 120_000 });
+  const lines = await card.locator(".read-lines li").allTextContents();
+  assert.equal(lines.length, 8, `phototest has 8 lines: ${JSON.stringify(lines)}`);
+  assert.match(lines[0], /This is a lot of 12 point text to test the/);
+  assert.equal(await card.locator(".text-box").count(), 8, "each line is outlined");
+  const json = JSON.parse(await card.locator(".json pre").textContent());
+  assert.equal(json.readResult.backend, "local");
+  assert.match(json.readResult.content, /The quick brown dog jumped over the/);
+  assert.match(await page.textContent("#progress-list"), /OCR text recognizer/);
+  // Chromium cannot show TIFF: the thumbnail is the PNG preview the worker made.
+  await page.waitForFunction(() => [...document.querySelectorAll(".card")].some((c) =>
+    c.textContent.includes("phototest.tif") && c.querySelector("img").naturalWidth > 0), null, { timeout: 30_000 });
+  await card.screenshot({ path: `${OUT}03b-ocr.png` });
+});
+
 test("an offline reload starts from the caches and still analyses", async () => {
   await page.evaluate(() => navigator.serviceWorker.ready);
   await context.setOffline(true);

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Turn one benchmark run's raw JSON (bench/run.mjs, bench/native.py) into rows of
+bench/results.md, keeping every earlier row, and print this run's rows.
+
+    python3 bench/report.py --browser B.json [--native N.json] --results bench/results.md \
+        --commit SHA --machine TEXT --load TEXT
+"""
+
+import argparse
+import datetime
+import json
+import statistics
+import sys
+
+VISION_MARK = "<!-- vision rows: scripts/bench inserts above this line -->"
+OTHER_MARK = "<!-- other rows: scripts/bench inserts above this line -->"
+
+HEADER = f"""# Benchmarks: Sightline versus onnxruntime
+
+Rerun with `scripts/bench` (see README). Every row is one run on the machine it names; each pair
+ran in the same process (browser rows: the same Web Worker) with the two engines' runs interleaved
+after warm-up, on the same file and the same fixed 1×3×224×224 input. The vision model is the
+synthetic full-size `siglip-test-base` (same ops and FLOPs as the real 99.5 MB
+`vision_model_quantized.onnx`). Times are per image; "load" is load + optimise from bytes
+already in memory, in a fresh wasm instance. `cos` is the cosine between the two engines'
+embeddings (same model, so it should be ~1). Ratio > 1 means Sightline is slower.
+
+## Vision tower
+
+| date | commit | machine | load avg | pair | threads | Sightline median (min) | peer median (min) | Sightline/peer | load: Sightline / peer | cos |
+|---|---|---|---|---|---|---|---|---|---|---|
+{VISION_MARK}
+
+## Memory, page, text tower
+
+Memory: peak resident memory (VmHWM) of the Chromium renderer in which one engine alone, in a
+fresh browser, loaded the model and ran once, next to the same page with no engine; Sightline's
+wasm memory (which never shrinks, so it is its wasm peak) in brackets. (`performance.
+measureUserAgentSpecificMemory` leaves out non-shared wasm memory, so it cannot compare the two.)
+Cold load alone: load + optimise in that fresh browser. Page: the
+real page in www/ (release build, the tiny synthetic test model, its model files already in Cache
+Storage): reload to ready, and drop of a 512×512 PNG to its result card with tags. Text tower:
+one prompt through the TINY synthetic text tower (the only one here; the real one is ~30× larger),
+Sightline including tokenization, peer given the same ids.
+
+| date | commit | peak renderer memory: Sightline / ort-web | cold load alone: Sightline / ort-web | page: reload→ready, drop→result | text tower (tiny, synthetic): Sightline / ort-web median | cos |
+|---|---|---|---|---|---|---|
+{OTHER_MARK}
+"""
+
+
+BUILD_LABELS = {
+    "sightline": "Sightline (shipped build, int8 graph)",
+    "sightline-f32-weights": "Sightline (shipped build, f32 weights)",
+    "sightline-relaxed-simd": "Sightline (relaxed-SIMD build, int8 graph)",
+    "sightline-relaxed-simd-f32-weights": "Sightline (relaxed-SIMD build, f32 weights)",
+    "sightline-threads": "Sightline (threaded build, int8 graph)",
+    "sightline-threads-f32-weights": "Sightline (threaded build, f32 weights)",
+    "sightline-threads-relaxed-simd": "Sightline (threaded relaxed-SIMD build, int8 graph)",
+    "sightline-threads-relaxed-simd-f32-weights": "Sightline (threaded relaxed-SIMD build, f32 weights)",
+}
+
+
+def ms(value):
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+def mb(value):
+    return "n/a" if value is None else f"{value / 1e6:,.0f} MB"
+
+
+def vision_cells(pair, entry, peer_name, build="sightline"):
+    """The cells of one pair, from "pair" on (date, commit, machine and load come first)."""
+    s, o = entry["samples"][build], entry["samples"]["ort"]
+    ratio = statistics.median(s) / statistics.median(o)
+    loads = entry["load"]
+    cosine = entry["cosine"][build] if isinstance(entry["cosine"], dict) else entry["cosine"]
+    return [
+        pair,
+        str(entry.get("threads", 1)),
+        f"{ms(statistics.median(s))} ({ms(min(s))})",
+        f"{peer_name} {ms(statistics.median(o))} ({ms(min(o))})",
+        f"**{ratio:.2f}**",
+        f"{ms(loads[build])} / {ms(loads['ort'])}",
+        f"{cosine:.4f}",
+    ]
+
+
+def row(cells):
+    return "| " + " | ".join(cells) + " |"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--browser", required=True)
+    parser.add_argument("--native")
+    parser.add_argument("--results", required=True)
+    parser.add_argument("--commit", required=True)
+    parser.add_argument("--machine", required=True)
+    parser.add_argument("--load", required=True, help="load average while the benchmark ran")
+    args = parser.parse_args()
+
+    browser = json.load(open(args.browser))
+    date = datetime.date.today().isoformat()
+    chromium = f"Chromium {browser['browser'].get('version') or '?'}"
+    machine = f"{args.machine}, {chromium}"
+
+    vision = []
+    for entry in browser["vision"]:
+        peer = f"onnxruntime-web {entry.get('ortVersion', '?')}"
+        for build in entry["builds"]:
+            label = BUILD_LABELS.get(build, build)
+            vision.append((machine, vision_cells(f"wasm: {label} vs ort-web", entry, peer, build)))
+    if args.native:
+        native = json.load(open(args.native))
+        peer = f"onnxruntime {native['onnxruntime']}"
+        for build in native.get("builds", ["sightline"]):
+            label = "int8 graph" if build == "sightline" else "f32 weights"
+            cells = vision_cells(f"native: tract ({label}, {len(native['samples'][build])} runs) vs onnxruntime (Python)", native, peer, build)
+            vision.append((args.machine, cells))
+    vision_rows = [row([date, args.commit, where, args.load, *cells]) for where, cells in vision]
+
+    memory = {m["engine"]: m for m in browser["memory"]}
+    base, s_mem, o_mem = memory["none"], memory["sightline"], memory["ort"]
+    page = browser.get("page")
+    text = browser["text"]
+    other = [
+        f"{mb(s_mem['peakBytes'])} ({mb(s_mem['wasmBytes'])} wasm) / {mb(o_mem['peakBytes'])} (page alone {mb(base['peakBytes'])})",
+        f"{ms(s_mem['loadMs'])} / {ms(o_mem['loadMs'])}",
+        f"{ms(page['reloadToReadyMs'])}, {ms(page['dropToResultMs'])}" if page else "not measured",
+        f"{ms(statistics.median(text['samples']['sightline']))} / {ms(statistics.median(text['samples']['ort']))}",
+        f"{text['cosine']:.4f}",
+    ]
+    other_rows = [row([date, args.commit, *other])]
+
+    try:
+        document = open(args.results).read()
+    except FileNotFoundError:
+        document = HEADER
+    if VISION_MARK not in document or OTHER_MARK not in document:
+        sys.exit(f"{args.results} lacks its row markers; restore them from bench/report.py's HEADER")
+    document = document.replace(VISION_MARK, "\n".join(vision_rows) + "\n" + VISION_MARK)
+    document = document.replace(OTHER_MARK, "\n".join(other_rows) + "\n" + OTHER_MARK)
+    with open(args.results, "w") as f:
+        f.write(document)
+
+    print(row(["pair", "threads", "Sightline median (min)", "peer median (min)", "Sightline/peer", "load: Sightline / peer", "cos"]))
+    print(row(["---"] * 7))
+    for _, cells in vision:
+        print(row(cells))
+    print()
+    print(row(["peak renderer memory: Sightline / ort-web", "cold load alone: Sightline / ort-web", "page: reload→ready, drop→result", "text tower (tiny, synthetic)", "cos"]))
+    print(row(["---"] * 5))
+    print(row(other))
+    extra = [f"cores: {browser['browser']['hardwareConcurrency']}", f"machine: {machine}", f"load average: {args.load}"]
+    if browser.get("threadsSkipped"):
+        extra.append(f"threaded pair skipped: {browser['threadsSkipped']}")
+    print("\n" + "; ".join(extra))
+    print(f"rows appended to {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+// Type declarations for the `sightline` package: the whole public API.
+
+/** A model file given by URL, optionally with the digest and size to check it against. */
+export type FileRef = string | URL | { url: string | URL; sha256?: string; size?: number };
+
+/** A model given file by file instead of through a manifest. */
+export interface ModelFiles {
+  /** Name used in progress reports and `analyzer.model.name` (default: the descriptor's). */
+  name?: string;
+  /** The model's `sightline.json` descriptor, as an object or its URL. */
+  descriptor: ModelDescriptor | string | URL;
+  /** The SigLIP vision tower (ONNX). */
+  vision: FileRef;
+  /** The text tower (ONNX); needed for labels, `embedText` and `classify`. */
+  text?: FileRef;
+  /** The tokenizer.json that goes with the text tower. */
+  tokenizer?: FileRef;
+  /** `tags-en.sltags` from `sightline build-tags`; needed for tags, imageType, adult, categories. */
+  tags?: FileRef;
+  /** YuNet face detector (ONNX); needed for `people`, used by `smartCrops` when present. */
+  face?: FileRef;
+  /** PP-OCRv5 files for `read` (the manifest's ppocr-v5 roles). */
+  ocr?: { detector: FileRef; recognizer: FileRef; dictionary: FileRef; orientation?: FileRef };
+}
+
+/** Facts about a SigLIP model the ONNX files do not carry (models/<name>/sightline.json). */
+export interface ModelDescriptor {
+  name: string;
+  synthetic: boolean;
+  image_size: number;
+  image_mean: [number, number, number];
+  image_std: [number, number, number];
+  max_text_length: number;
+  prompt_template: string;
+  logit_scale: number;
+  logit_bias: number;
+  [key: string]: unknown;
+}
+
+/** One progress report while a model file loads. */
+export interface LoadProgress {
+  /** Manifest entry the file belongs to, e.g. "siglip-base-patch16-224" or "yunet". */
+  model: string;
+  /** Path of the file inside the model, e.g. "onnx/vision_model_quantized.onnx". */
+  file: string;
+  /** Manifest role: "vision", "text", "tokenizer", "tags", "face", … */
+  role: string;
+  /** Bytes received so far. */
+  loaded: number;
+  /** Expected bytes (Content-Length or the manifest's size), 0 when unknown. */
+  total: number;
+  /** True when the file came from Cache Storage without a download. */
+  fromCache: boolean;
+}
+
+export interface CreateAnalyzerOptions {
+  /**
+   * A model name from the package's manifest (default "siglip-base-patch16-224"), the URL of a
+   * manifest.json (its `default` model, or `modelName`), `{manifest, name}`, or the files themselves.
+   */
+  model?: string | URL | { manifest: string | URL; name?: string } | ModelFiles;
+  /** With a manifest URL: which of its models to load (default: the manifest's `default`). */
+  modelName?: string;
+  /**
+   * Where the app serves model folders (`<modelBaseUrl>/<model>/<path>`, the layout
+   * `scripts/fetch-models` installs); tried before a file's upstream URL. Default: the manifest
+   * URL's folder, or none (upstream URLs only) for a model name.
+   */
+  modelBaseUrl?: string | URL;
+  /** Called for every chunk of every model file, including extras loaded later on first need. */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Keep verified files in Cache Storage ("sightline-models-v1") and reuse them. Default true. */
+  cache?: boolean;
+  /** Run the model in a worker the package starts. Default: true in a window, false in a worker. */
+  worker?: boolean;
+  /** Load the text tower (labels, embedText, classify). Default true; false saves its download. */
+  text?: boolean;
+  /** Where to fetch sightline_bg.wasm from, when not next to the package's JS (e.g. a CDN). */
+  wasmUrl?: string | URL;
+  /** Cancels the load (downloads stop; the worker is terminated). */
+  signal?: AbortSignal;
+}
+
+/** Anything Sightline can analyse. Encoded files are decoded by the core (JPEG, PNG, WebP, GIF, BMP, TIFF). */
+export type ImageInput =
+  | Blob
+  | ArrayBuffer
+  | ArrayBufferView
+  | string
+  | URL
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | OffscreenCanvas
+  | ImageBitmap
+  | ImageData;
+
+/** Azure Image Analysis 4.0 visual features, and the 3.2 ones Sightline also answers. */
+export type VisualFeature =
+  | "tags"
+  | "smartCrops"
+  | "people"
+  | "read"
+  | "color"
+  | "imageType"
+  | "adult"
+  | "categories"
+  | "caption"
+  | "denseCaptions"
+  | "objects";
+
+export type Backend = "auto" | "local" | "azure";
+
+/**
+ * Options of `analyze`: Azure's request options plus Sightline's additions. Everything but
+ * `signal` is passed to the core unchanged, so options added to the core need no package update.
+ */
+export interface AnalyzeOptions {
+  /** Default ["tags"]. */
+  features?: VisualFeature[];
+  language?: string;
+  smartcropsAspectRatios?: number[];
+  modelVersion?: string;
+  /** Zero-shot labels scored alongside the tags (`customLabelsResult`). */
+  labels?: string[];
+  /** Minimum tag confidence, default 0.1. */
+  tagThreshold?: number;
+  /** At most this many tags, default 20. */
+  maxTags?: number;
+  /** Also return the image's unit SigLIP embedding as `embedding`. */
+  includeEmbedding?: boolean;
+  readBackend?: Backend;
+  peopleBackend?: Backend;
+  /** Rejects the call with the signal's reason; a queued call never runs. */
+  signal?: AbortSignal;
+  [option: string]: unknown;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface ImageMetadata {
+  width: number;
+  height: number;
+}
+export interface DetectedTag {
+  name: string;
+  /** 0..1, SigLIP's independent sigmoid probability. */
+  confidence: number;
+}
+export interface ImageBoundingBox {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+export interface CropRegion {
+  aspectRatio: number;
+  boundingBox: ImageBoundingBox;
+}
+export interface DetectedPerson {
+  boundingBox: ImageBoundingBox;
+  confidence: number;
+}
+export interface Point {
+  x: number;
+  y: number;
+}
+export interface FaceInfo {
+  faceRectangle: { left: number; top: number; width: number; height: number };
+  landmarks: { eyeRight: Point; eyeLeft: Point; noseTip: Point; mouthRight: Point; mouthLeft: Point };
+  score: number;
+}
+export interface DetectedTextWord {
+  text: string;
+  boundingPolygon: Point[];
+  confidence: number;
+}
+export interface DetectedTextLine {
+  text: string;
+  boundingPolygon: Point[];
+  words: DetectedTextWord[];
+}
+export interface ReadResult {
+  blocks: { lines: DetectedTextLine[] }[];
+  content?: string;
+  backend?: "local" | "azure";
+}
+/** Azure's error body (`Azure.Core.Foundations.ErrorResponse.error`). */
+export interface AzureErrorBody {
+  code: string;
+  message: string;
+  innererror: { code: string; message: string };
+}
+
+/** Azure Image Analysis 4.0 `ImageAnalysisResult`, with Sightline's additions and 3.2 extras. */
+export interface ImageAnalysisResult {
+  modelVersion: string;
+  /** Present when results mean nothing (a synthetic test model). */
+  warning?: string;
+  metadata: ImageMetadata;
+  tagsResult?: { values: DetectedTag[] };
+  smartCropsResult?: { values: CropRegion[] };
+  peopleResult?: { values: DetectedPerson[] };
+  readResult?: ReadResult;
+  faces?: FaceInfo[];
+  customLabelsResult?: { values: DetectedTag[] };
+  embedding?: number[];
+  color?: {
+    dominantColorForeground: string;
+    dominantColorBackground: string;
+    dominantColors: string[];
+    /** Six hex digits, no "#". */
+    accentColor: string;
+    isBwImg: boolean;
+    isBWImg: boolean;
+  };
+  imageType?: { clipArtType: number; lineDrawingType: number };
+  adult?: {
+    isAdultContent: boolean;
+    isRacyContent: boolean;
+    isGoryContent: boolean;
+    adultScore: number;
+    racyScore: number;
+    goreScore: number;
+  };
+  categories?: { name: string; score: number }[];
+  featureErrors?: { feature: string; error: AzureErrorBody }[];
+}
+
+/** One zero-shot label's score. */
+export interface LabelScore {
+  label: string;
+  /** 0..1: sigmoid(exp(logit_scale)·cosine + logit_bias). */
+  confidence: number;
+  logit: number;
+  cosine: number;
+}
+
+export interface ModelInfo {
+  name: string;
+  description: string | null;
+  /** True for random-weight test models: tell the user results are meaningless. */
+  synthetic: boolean;
+  embeddingDim: number;
+  hasText: boolean;
+  descriptor: ModelDescriptor;
+}
+
+export declare class Analyzer {
+  private constructor();
+  /** What was loaded. */
+  readonly model: ModelInfo;
+  readonly disposed: boolean;
+  /** Azure Image Analysis 4.0-shaped analysis. Loads the tags file / face / OCR models on first need. */
+  analyze(input: ImageInput, options?: AnalyzeOptions): Promise<ImageAnalysisResult>;
+  /** Download what `features` need now instead of on the first `analyze`. */
+  prepare(features: VisualFeature[], options?: AnalyzeOptions): Promise<void>;
+  /** The image's unit-length embedding. */
+  embedImage(input: ImageInput, options?: CallOptions): Promise<Float32Array>;
+  /** Unit-length text embedding(s), comparable with image embeddings by dot product. */
+  embedText(text: string, options?: CallOptions): Promise<Float32Array>;
+  embedText(texts: string[], options?: CallOptions): Promise<Float32Array[]>;
+  /** Zero-shot scores of `labels` in their order. */
+  classify(input: ImageInput, labels: string[], options?: CallOptions): Promise<LabelScore[]>;
+  /** Zero-shot scores for stored embeddings: one LabelScore[] per embedding. */
+  classifyEmbeddings(embeddings: Float32Array[], labels: string[], options?: CallOptions): Promise<LabelScore[][]>;
+  /** Stop the worker and free the model; pending calls reject with code "AnalyzerDisposed". */
+  dispose(): void;
+}
+
+/** Load a model (verified by sha256, cached, with progress) and return an Analyzer. */
+export declare function createAnalyzer(options?: CreateAnalyzerOptions): Promise<Analyzer>;
+
+/** Codes raised by the package itself; the core's (InvalidImageFormat, TagsNotLoaded, …) pass through. */
+export declare const ErrorCodes: {
+  readonly DownloadFailed: "DownloadFailed";
+  readonly ChecksumMismatch: "ChecksumMismatch";
+  readonly UnknownModel: "UnknownModel";
+  readonly InvalidManifest: "InvalidManifest";
+  readonly InvalidOptions: "InvalidOptions";
+  readonly UnsupportedInput: "UnsupportedInput";
+  readonly FeatureNotAvailable: "FeatureNotAvailable";
+  readonly AnalyzerDisposed: "AnalyzerDisposed";
+  readonly WorkerFailed: "WorkerFailed";
+};
+
+/**
+ * Every error the package throws (aborts excepted: those reject with the signal's reason, a
+ * DOMException named "AbortError" by default).
+ */
+export declare class SightlineError extends Error {
+  constructor(code: string, message: string, extra?: { azure?: { error: AzureErrorBody }; cause?: unknown });
+  readonly name: "SightlineError";
+  /** Stable code: one of ErrorCodes, or the core's (e.g. "InvalidImageFormat", "NotSupportedVisualFeature"). */
+  readonly code: string;
+  /** For core errors: Azure's JSON error body for the same problem. */
+  readonly azure?: { error: AzureErrorBody };
+}
+
+/** The model loaded when none is named. */
+export declare const DEFAULT_MODEL: "siglip-base-patch16-224";
+/** The Cache Storage bucket holding verified model files. */
+export declare const CACHE_NAME: "sightline-models-v1";

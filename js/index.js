@@ -1,0 +1,250 @@
+// Sightline for web apps: `createAnalyzer()` loads a model (verified, cached, with progress) in a
+// worker the package starts itself, and returns an Analyzer whose calls queue one after another
+// and can be cancelled with an AbortSignal. See index.d.ts for the documented API.
+
+import { SightlineError, ErrorCodes, errorFromMessage } from "./errors.js";
+import { prepareInput, baseHref } from "./input.js";
+
+export { SightlineError, ErrorCodes };
+export { CACHE_NAME } from "./model-loader.js";
+
+/** The model used when `createAnalyzer()` is given none. */
+export const DEFAULT_MODEL = "siglip-base-patch16-224";
+
+const isManifestUrl = (value) => value instanceof URL || /[/:]|\.json$/i.test(value);
+const absolute = (value) => new URL(String(value), baseHref()).href;
+const absoluteSpec = (value) => (value && typeof value === "object" && !(value instanceof URL) ? { ...value, url: absolute(value.url) } : absolute(value));
+
+/**
+ * Where the model comes from, with every URL made absolute against the page: the worker's own
+ * location is the package's directory, not the page's.
+ */
+function resolveModelSource(options = {}) {
+  const { model = DEFAULT_MODEL, modelBaseUrl } = options;
+  const baseUrl = modelBaseUrl ? absolute(String(modelBaseUrl).replace(/\/?$/, "/")) : null;
+  if (typeof model === "string" && !isManifestUrl(model)) return { name: model, baseUrl, manifestUrl: null, files: null };
+  if (typeof model === "string" || model instanceof URL) {
+    const manifestUrl = absolute(model);
+    return { name: options.modelName ?? null, baseUrl: baseUrl ?? new URL(".", manifestUrl).href, manifestUrl, files: null };
+  }
+  if (model && typeof model === "object" && model.manifest) {
+    const manifestUrl = absolute(model.manifest);
+    return { name: model.name ?? null, baseUrl: baseUrl ?? new URL(".", manifestUrl).href, manifestUrl, files: null };
+  }
+  if (model && typeof model === "object" && model.vision && model.descriptor) {
+    const files = { ...model };
+    for (const key of ["vision", "text", "tokenizer", "tags", "face"]) if (files[key]) files[key] = absoluteSpec(files[key]);
+    if (typeof files.descriptor === "string") files.descriptor = absolute(files.descriptor);
+    if (files.ocr) files.ocr = Object.fromEntries(Object.entries(files.ocr).map(([role, url]) => [role, absoluteSpec(url)]));
+    return { name: model.name ?? null, baseUrl: null, manifestUrl: null, files };
+  }
+  throw new SightlineError(ErrorCodes.InvalidOptions, "model must be a model name, a manifest URL, {manifest, name} or {descriptor, vision, text, tokenizer, tags, …}");
+}
+
+/** Talks to the engine in the package's own worker. */
+class WorkerTransport {
+  #worker;
+  #pending = new Map();
+  #nextId = 1;
+  #failure = null;
+
+  constructor(onProgress) {
+    // Written out in this exact form so bundlers (Vite, webpack 5, Parcel) emit the worker file.
+    this.#worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "sightline" });
+    this.#worker.onmessage = ({ data }) => {
+      if (data.type === "progress") {
+        onProgress?.(data.progress);
+        return;
+      }
+      const pending = this.#pending.get(data.id);
+      if (!pending) return; // a call abandoned after its abort
+      this.#pending.delete(data.id);
+      if (data.type === "result") pending.resolve(data.value);
+      else pending.reject(errorFromMessage(data.error));
+    };
+    // A worker script that fails to load or crashes reports here, without a call id.
+    this.#worker.onerror = (event) => {
+      event.preventDefault?.();
+      this.#fail(new SightlineError(ErrorCodes.WorkerFailed, `the Sightline worker failed: ${event.message ?? "it could not be started"}`));
+    };
+    this.#worker.onmessageerror = () => this.#fail(new SightlineError(ErrorCodes.WorkerFailed, "a message from the Sightline worker could not be read"));
+  }
+
+  #fail(error) {
+    this.#failure = error;
+    for (const { reject } of this.#pending.values()) reject(error);
+    this.#pending.clear();
+  }
+
+  call(op, args, transfer = [], signal) {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      // On abort, the worker stops this call's downloads (a running inference cannot be interrupted).
+      const onAbort = () => this.#worker.postMessage({ op: "abort", id });
+      const settle = (fn) => (value) => {
+        signal?.removeEventListener("abort", onAbort);
+        fn(value);
+      };
+      this.#pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#worker.postMessage({ id, op, args }, transfer);
+    });
+  }
+
+  terminate(reason) {
+    this.#worker.terminate();
+    this.#fail(reason);
+  }
+}
+
+/** Runs the engine in this thread (`worker: false`, or when the caller already is a worker). */
+class InThreadTransport {
+  #engine = null;
+  #onProgress;
+
+  constructor(onProgress) {
+    this.#onProgress = onProgress;
+  }
+
+  async call(op, args, _transfer, signal) {
+    if (op === "init") {
+      const { Engine } = await import("./engine.js");
+      this.#engine = await Engine.create(args[0], { ...args[1], onProgress: this.#onProgress, signal });
+      return this.#engine.info;
+    }
+    if (!this.#engine) throw new SightlineError(ErrorCodes.AnalyzerDisposed, "the analyzer was disposed");
+    switch (op) {
+      case "analyze":
+      case "prepare":
+        return this.#engine[op](args[0], args[1], signal);
+      case "classify":
+        return this.#engine.classify(args[0], args[1], signal);
+      case "embedImage":
+        return this.#engine.embedImage(args[0], signal);
+      default:
+        return this.#engine[op](...args);
+    }
+  }
+
+  terminate() {
+    this.#engine?.dispose();
+    this.#engine = null;
+  }
+}
+
+/** Reject with the abort reason as soon as `signal` fires, whatever `promise` does later. */
+function abortable(promise, signal) {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason ?? new DOMException("The operation was aborted.", "AbortError"));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+export class Analyzer {
+  #transport;
+  #tail = Promise.resolve();
+  #disposed = false;
+
+  /** @internal use createAnalyzer() */
+  constructor(transport, info) {
+    this.#transport = transport;
+    /** What was loaded: {name, description, synthetic, embeddingDim, hasText, descriptor}. */
+    this.model = info;
+  }
+
+  get disposed() {
+    return this.#disposed;
+  }
+
+  /**
+   * Run `op` after every call made before it. The input is captured now (a canvas as it is at
+   * the call), converted while earlier calls run, and only sent when its turn comes.
+   */
+  #enqueue(op, input, rest, signal) {
+    if (this.#disposed) return Promise.reject(new SightlineError(ErrorCodes.AnalyzerDisposed, "the analyzer was disposed"));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const prepared = input === undefined ? Promise.resolve(null) : prepareInput(input);
+    prepared.catch(() => {}); // reported through `run`; avoid an unhandled rejection meanwhile
+    const run = async () => {
+      const image = await prepared;
+      if (signal?.aborted) {
+        if (typeof ImageBitmap !== "undefined" && image?.value instanceof ImageBitmap) image.value.close();
+        throw signal.reason;
+      }
+      if (this.#disposed) throw new SightlineError(ErrorCodes.AnalyzerDisposed, "the analyzer was disposed");
+      const args = image ? [image.value, ...rest] : rest;
+      return this.#transport.call(op, args, image?.transfer ?? [], signal);
+    };
+    const result = this.#tail.then(run, run);
+    this.#tail = result.catch(() => {});
+    return abortable(result, signal);
+  }
+
+  /** Azure Image Analysis 4.0-shaped analysis; `options` (less `signal`) goes to the core unchanged. */
+  analyze(input, options = {}) {
+    const { signal, ...request } = options;
+    if (!request.features) request.features = ["tags"];
+    return this.#enqueue("analyze", input, [request], signal);
+  }
+
+  /** Download what `features` will need now (tags file, face or OCR models) rather than on first use. */
+  prepare(features, options = {}) {
+    const { signal, ...request } = options;
+    return this.#enqueue("prepare", undefined, [features, request], signal).then(() => undefined);
+  }
+
+  /** The image's unit-length SigLIP embedding. */
+  embedImage(input, { signal } = {}) {
+    return this.#enqueue("embedImage", input, [], signal);
+  }
+
+  /** Unit-length text embeddings: one Float32Array for a string, an array for an array. */
+  embedText(text, { signal } = {}) {
+    const many = Array.isArray(text);
+    const texts = many ? text : [text];
+    return this.#enqueue("embedText", undefined, [texts], signal).then((vectors) => (many ? vectors : vectors[0]));
+  }
+
+  /** Zero-shot scores of `labels`, in their order; each label is scored independently. */
+  classify(input, labels, { signal } = {}) {
+    return this.#enqueue("classify", input, [labels], signal);
+  }
+
+  /** Scores of `labels` for stored image embeddings (labels embedded once for all of them). */
+  classifyEmbeddings(embeddings, labels, { signal } = {}) {
+    return this.#enqueue("classifyEmbeddings", undefined, [embeddings, labels], signal);
+  }
+
+  /** Stop the worker and free the model; calls still queued reject with AnalyzerDisposed. */
+  dispose() {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#transport.terminate(new SightlineError(ErrorCodes.AnalyzerDisposed, "the analyzer was disposed"));
+  }
+}
+
+/**
+ * Load a model and return an Analyzer.
+ * @param {import("./index.d.ts").CreateAnalyzerOptions} [options]
+ * @returns {Promise<Analyzer>}
+ */
+export async function createAnalyzer(options = {}) {
+  const { onProgress, cache = true, text = true, signal, wasmUrl } = options;
+  const source = resolveModelSource(options);
+  // Off the main thread by default; inside a worker there is nothing to protect, so run in place.
+  const worker = options.worker ?? typeof document !== "undefined";
+  if (worker && typeof Worker === "undefined") throw new SightlineError(ErrorCodes.InvalidOptions, "worker: true, but this environment has no Worker");
+  const transport = worker ? new WorkerTransport(onProgress) : new InThreadTransport(onProgress);
+  const engineOptions = { cache, text, wasmUrl: wasmUrl ? absolute(wasmUrl) : undefined };
+  try {
+    const info = await abortable(transport.call("init", [source, engineOptions], [], signal), signal);
+    return new Analyzer(transport, info);
+  } catch (error) {
+    transport.terminate(error);
+    throw error;
+  }
+}

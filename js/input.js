@@ -1,0 +1,103 @@
+// Images in: everything a web page has (Blob/File, bytes, a URL, <img>, <canvas>, ImageBitmap,
+// ImageData) becomes the encoded bytes the WebAssembly core decodes. Split in two steps because
+// DOM elements cannot cross postMessage: `prepareInput` runs where the caller is and makes a
+// cloneable value; `imageBytes` runs where the model is (usually the worker) and encodes it.
+
+import { SightlineError, ErrorCodes } from "./errors.js";
+
+const has = (name) => typeof globalThis[name] === "function";
+
+/** The base for relative URLs: the page's, not the worker script's. */
+export function baseHref() {
+  if (typeof document !== "undefined" && document.baseURI) return document.baseURI;
+  return globalThis.location?.href;
+}
+
+/**
+ * A value that postMessage can carry (and what to transfer), made on the caller's thread. Caller
+ * buffers and bitmaps are copied, never transferred away from under the caller.
+ * @returns {Promise<{value: Uint8Array | Blob | {url: string} | ImageBitmap | ImageData, transfer: Transferable[]}>}
+ */
+export async function prepareInput(input) {
+  if (typeof input === "string" || (has("URL") && input instanceof URL)) {
+    return { value: { url: new URL(String(input), baseHref()).href }, transfer: [] };
+  }
+  if (has("Blob") && input instanceof Blob) return { value: input, transfer: [] };
+  if (input instanceof ArrayBuffer) {
+    const copy = new Uint8Array(input.slice(0));
+    return { value: copy, transfer: [copy.buffer] };
+  }
+  if (ArrayBuffer.isView(input)) {
+    const copy = new Uint8Array(input.buffer.slice(input.byteOffset, input.byteOffset + input.byteLength));
+    return { value: copy, transfer: [copy.buffer] };
+  }
+  if (has("ImageData") && input instanceof ImageData) return { value: input, transfer: [] };
+  if (has("HTMLImageElement") && input instanceof HTMLImageElement) {
+    // decode() waits for the image to load and rejects for a broken one, with a clear reason.
+    try {
+      await input.decode();
+    } catch (error) {
+      throw new SightlineError(ErrorCodes.UnsupportedInput, `the <img> (${input.currentSrc || input.src || "no src"}) could not be decoded: ${error.message}`, { cause: error });
+    }
+  }
+  const drawable =
+    (has("HTMLImageElement") && input instanceof HTMLImageElement) ||
+    (has("HTMLCanvasElement") && input instanceof HTMLCanvasElement) ||
+    (has("OffscreenCanvas") && input instanceof OffscreenCanvas) ||
+    (has("ImageBitmap") && input instanceof ImageBitmap) ||
+    (has("SVGImageElement") && input instanceof SVGImageElement) ||
+    (has("HTMLVideoElement") && input instanceof HTMLVideoElement) ||
+    (has("VideoFrame") && input instanceof VideoFrame);
+  if (drawable) {
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(input);
+    } catch (error) {
+      // A cross-origin <img> without CORS taints what is drawn from it, so its pixels cannot be read.
+      throw new SightlineError(ErrorCodes.UnsupportedInput, `the image could not be read: ${error.message}`, { cause: error });
+    }
+    return { value: bitmap, transfer: [bitmap] };
+  }
+  const what = input === null ? "null" : typeof input === "object" ? input.constructor?.name ?? "object" : typeof input;
+  throw new SightlineError(
+    ErrorCodes.UnsupportedInput,
+    `cannot analyse a ${what}: pass a Blob/File, ArrayBuffer, typed array, URL string, <img>, <canvas>, ImageBitmap or ImageData`,
+  );
+}
+
+async function encodePng(source, width, height) {
+  const canvas = new OffscreenCanvas(width, height);
+  const context = canvas.getContext("2d");
+  if (source instanceof ImageData) context.putImageData(source, 0, 0);
+  else context.drawImage(source, 0, 0);
+  // Lossless: the core sees exactly these pixels (PNG is among the formats it decodes).
+  const blob = await canvas.convertToBlob({ type: "image/png" });
+  return new Uint8Array(await blob.arrayBuffer());
+}
+
+/** Encoded image bytes from what `prepareInput` made; runs where the model runs. */
+export async function imageBytes(value, { signal } = {}) {
+  if (value instanceof Uint8Array) return value;
+  if (has("Blob") && value instanceof Blob) return new Uint8Array(await value.arrayBuffer());
+  if (value && typeof value.url === "string") {
+    let response;
+    try {
+      response = await fetch(value.url, { signal });
+    } catch (error) {
+      if (error?.name === "AbortError") throw error;
+      throw new SightlineError("InvalidImageUrl", `could not download ${value.url}: ${error.message} (a cross-origin server must allow CORS)`, { cause: error });
+    }
+    if (!response.ok) throw new SightlineError("InvalidImageUrl", `could not download ${value.url}: HTTP ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+  if (has("ImageBitmap") && value instanceof ImageBitmap) {
+    try {
+      return await encodePng(value, value.width, value.height);
+    } finally {
+      value.close();
+    }
+  }
+  if (has("ImageData") && value instanceof ImageData) return encodePng(value, value.width, value.height);
+  if (has("OffscreenCanvas") && value instanceof OffscreenCanvas) return encodePng(value, value.width, value.height);
+  throw new SightlineError(ErrorCodes.UnsupportedInput, "internal: an input reached the model in a form it cannot encode");
+}

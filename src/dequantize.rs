@@ -1,0 +1,226 @@
+//! An optional load-time rewrite of dynamically quantised ONNX exports (onnxruntime's
+//! `quantize_dynamic`, which Xenova's SigLIP files come from): each
+//!
+//! ```text
+//! x ─ DynamicQuantizeLinear ─ MatMulInteger(·, W_u8, ·, zp) ─ Cast(float) ─ Mul(·, x_scale·w_scale) ─ y
+//! ```
+//!
+//! becomes `y = MatMul(x, (W_u8 − zp)·w_scale)` with the f32 weights computed once, here.
+//!
+//! Why: in WebAssembly tract's f32 matrix kernels are much faster than its int8 ones (measured by
+//! `scripts/bench`: about 1.8× for the whole SigLIP vision tower), while natively the int8 path
+//! is the fast one. The cost is 4× the weight memory and slightly different numbers: activations
+//! are no longer quantised, so results move towards the fp32 model and away from onnxruntime's
+//! int8 output (cosine ≈ 0.99994 on the synthetic base model). Hence opt-in, through the
+//! descriptor's `dequantize_weights`.
+
+use std::collections::HashMap;
+
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::{GraphProto, NodeProto, TensorProto};
+
+/// Rewrite every recognised pattern in `graph`; returns how many matrix products were rewritten.
+/// Anything that does not match exactly (weights not constant, per-row zero points, a consumer
+/// other than the expected Cast and Mul, ...) is left as it is.
+pub(crate) fn dequantize_matmul_weights(graph: &mut GraphProto) -> usize {
+    let initializers: HashMap<&str, usize> =
+        graph.initializer.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (ix, node) in graph.node.iter().enumerate() {
+        for output in &node.output {
+            producer.insert(output, ix);
+        }
+        for input in &node.input {
+            consumers.entry(input).or_default().push(ix);
+        }
+    }
+    let only_consumer = |name: &str, op: &str| match consumers.get(name).map(Vec::as_slice) {
+        Some(&[ix]) if graph.node[ix].op_type == op => Some(ix),
+        _ => None,
+    };
+
+    // (MatMulInteger, Cast, scale Mul, output Mul) node indices, and the new f32 weights.
+    let mut rewrites = Vec::new();
+    for (ix, node) in graph.node.iter().enumerate() {
+        if node.op_type != "MatMulInteger" || node.input.len() != 4 {
+            continue;
+        }
+        let [quantized_x, weights, _, weight_zero_point] = &node.input[..] else { continue };
+        let Some(&quantize) = producer.get(quantized_x.as_str()) else { continue };
+        let quantize_node = &graph.node[quantize];
+        if quantize_node.op_type != "DynamicQuantizeLinear" || quantize_node.output.len() != 3 {
+            continue;
+        }
+        let Some(cast) = only_consumer(&node.output[0], "Cast") else { continue };
+        if !casts_to_float(&graph.node[cast]) {
+            continue;
+        }
+        let Some(output_mul) = only_consumer(&graph.node[cast].output[0], "Mul") else { continue };
+        let scale_name = graph.node[output_mul].input.iter().find(|i| **i != graph.node[cast].output[0]);
+        let Some(&scale_mul) = scale_name.and_then(|s| producer.get(s.as_str())) else { continue };
+        let scale_node = &graph.node[scale_mul];
+        if scale_node.op_type != "Mul" || !scale_node.input.contains(&quantize_node.output[1]) {
+            continue;
+        }
+        let Some(weight_scale) = scale_node.input.iter().find_map(|i| initializers.get(i.as_str())) else {
+            continue;
+        };
+        let (Some(&w), Some(&zp)) =
+            (initializers.get(weights.as_str()), initializers.get(weight_zero_point.as_str()))
+        else {
+            continue;
+        };
+        let Some(dequantized) = dequantize(
+            &graph.initializer[w],
+            &graph.initializer[zp],
+            &graph.initializer[*weight_scale],
+        ) else {
+            continue;
+        };
+        rewrites.push((ix, cast, scale_mul, output_mul, quantize_node.input[0].clone(), weights.clone(), dequantized));
+    }
+
+    let count = rewrites.len();
+    let mut dropped = vec![false; graph.node.len()];
+    let mut replaced_weights = std::collections::HashSet::new();
+    for (matmul, cast, scale_mul, output_mul, x, quantized_weights, dequantized) in rewrites {
+        replaced_weights.insert(quantized_weights);
+        let output = &mut graph.node[output_mul];
+        let weights_name = dequantized.name.clone();
+        *output = NodeProto {
+            name: format!("{}_f32_weights", output.name),
+            op_type: "MatMul".into(),
+            input: vec![x, weights_name],
+            output: std::mem::take(&mut output.output),
+            ..NodeProto::default()
+        };
+        graph.initializer.push(dequantized);
+        // The scale Mul may be shared with another output Mul only if the graph is unusual;
+        // leaving a dead node is harmless (tract drops whatever the outputs do not need).
+        for dead in [matmul, cast, scale_mul] {
+            dropped[dead] = true;
+        }
+    }
+    let mut ix = 0;
+    graph.node.retain(|_| {
+        ix += 1;
+        !dropped[ix - 1]
+    });
+    // Activation quantizers that fed only rewritten products, and the quantized weights, are
+    // no longer referenced: drop them rather than compute them or carry both weight copies.
+    let used: std::collections::HashSet<String> =
+        graph.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
+    graph.node.retain(|n| n.op_type != "DynamicQuantizeLinear" || n.output.iter().any(|o| used.contains(o)));
+    let used: std::collections::HashSet<String> =
+        graph.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
+    graph.initializer.retain(|t| used.contains(&t.name) || !replaced_weights.contains(&t.name));
+    count
+}
+
+fn casts_to_float(node: &NodeProto) -> bool {
+    node.attribute.iter().any(|a| a.name == "to" && a.i == DataType::Float as i64)
+}
+
+/// `(W − zero_point) · scale` as an f32 initializer named after `W`; `None` unless W is a 2-D
+/// u8/i8 matrix with a scalar zero point and a scalar or per-column scale.
+fn dequantize(weights: &TensorProto, zero_point: &TensorProto, scale: &TensorProto) -> Option<TensorProto> {
+    let &[rows, cols] = &weights.dims[..] else { return None };
+    let (rows, cols) = (usize::try_from(rows).ok()?, usize::try_from(cols).ok()?);
+    let values = integers(weights)?;
+    let zero_point = match &integers(zero_point)?[..] {
+        [z] => *z,
+        _ => return None,
+    };
+    let scale = floats(scale)?;
+    if values.len() != rows * cols || !(scale.len() == 1 || scale.len() == cols) {
+        return None;
+    }
+    let mut raw = Vec::with_capacity(values.len() * 4);
+    for (i, v) in values.iter().enumerate() {
+        let s = if scale.len() == 1 { scale[0] } else { scale[i % cols] };
+        raw.extend_from_slice(&(((v - zero_point) as f32) * s).to_le_bytes());
+    }
+    Some(TensorProto {
+        name: format!("{}_dequantized_f32", weights.name),
+        dims: weights.dims.clone(),
+        data_type: DataType::Float as i32,
+        raw_data: raw,
+        ..TensorProto::default()
+    })
+}
+
+/// Values of a u8 or i8 initializer, from raw_data or int32_data (ONNX allows both).
+fn integers(t: &TensorProto) -> Option<Vec<i32>> {
+    let signed = match DataType::try_from(t.data_type).ok()? {
+        DataType::Uint8 => false,
+        DataType::Int8 => true,
+        _ => return None,
+    };
+    if !t.raw_data.is_empty() {
+        Some(t.raw_data.iter().map(|&b| if signed { b as i8 as i32 } else { b as i32 }).collect())
+    } else {
+        Some(t.int32_data.clone())
+    }
+}
+
+fn floats(t: &TensorProto) -> Option<Vec<f32>> {
+    if DataType::try_from(t.data_type).ok()? != DataType::Float {
+        return None;
+    }
+    if !t.raw_data.is_empty() {
+        Some(t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    } else {
+        Some(t.float_data.clone())
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use tract_onnx::prelude::Framework;
+
+    use crate::siglip::{ModelFiles, SiglipModel};
+
+    const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/siglip-test-tiny");
+
+    fn read(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{TINY}/{path}")).expect("the tiny test model (scripts/setup installs it)")
+    }
+
+    #[test]
+    fn rewrites_every_quantized_product_of_the_tiny_model() {
+        let bytes = read("onnx/vision_model_quantized.onnx");
+        let mut proto = tract_onnx::onnx().proto_model_for_read(&mut std::io::Cursor::new(bytes)).unwrap();
+        let graph = proto.graph.as_mut().unwrap();
+        let products = graph.node.iter().filter(|n| n.op_type == "MatMulInteger").count();
+        assert!(products > 0);
+        assert_eq!(super::dequantize_matmul_weights(graph), products);
+        assert!(graph.node.iter().all(|n| n.op_type != "MatMulInteger"));
+        // The quantizer left is the patch embedding's (ConvInteger is not rewritten); none is dead.
+        let inputs: Vec<&String> = graph.node.iter().flat_map(|n| &n.input).collect();
+        for quantizer in graph.node.iter().filter(|n| n.op_type == "DynamicQuantizeLinear") {
+            assert!(quantizer.output.iter().any(|o| inputs.contains(&o)), "{} is dead", quantizer.name);
+        }
+    }
+
+    #[test]
+    fn f32_weights_give_nearly_the_same_embedding() {
+        let descriptor = read("sightline.json");
+        let mut patched: serde_json::Value = serde_json::from_slice(&descriptor).unwrap();
+        patched["dequantize_weights"] = true.into();
+        let patched = serde_json::to_vec(&patched).unwrap();
+        let vision = read("onnx/vision_model_quantized.onnx");
+        let load = |descriptor: &[u8]| {
+            SiglipModel::load(ModelFiles { descriptor, vision_model: &vision, text_model: None, tokenizer: None })
+                .unwrap()
+        };
+        let (int8, f32_weights) = (load(&descriptor), load(&patched));
+        let size = int8.descriptor().image_size as usize;
+        let pixels: Vec<f32> =
+            (0..3 * size * size).map(|i| (((i * 7919) % 2001) as f64 / 1000.0 - 1.0) as f32).collect();
+        let a = int8.embed_pixel_values(&pixels).unwrap();
+        let b = f32_weights.embed_pixel_values(&pixels).unwrap();
+        let cosine: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!(cosine > 0.999, "cosine {cosine}");
+    }
+}

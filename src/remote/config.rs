@@ -1,0 +1,218 @@
+//! What a caller configures to use the Azure services: endpoint and key per service, the Read
+//! API version, the face detail wanted, and the retry policy. Keys stay in memory, are sent only
+//! in the `Ocp-Apim-Subscription-Key` header, and never appear in `Debug` output.
+
+use std::fmt;
+
+use crate::analyze::RemoteServices;
+use crate::error::{Result, SightlineError};
+
+use super::retry::RetryPolicy;
+
+pub const READ_SERVICE: &str = "Document Intelligence";
+pub const FACE_SERVICE: &str = "Face API";
+
+/// An Azure AI services resource: `https://NAME.cognitiveservices.azure.com` and its key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// Scheme, host and optional path prefix (a proxy's), without a trailing slash.
+    pub endpoint: String,
+    pub key: String,
+}
+
+impl fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceConfig").field("endpoint", &self.endpoint).field("key", &"<redacted>").finish()
+    }
+}
+
+impl ServiceConfig {
+    /// Check the endpoint and key before any request: a typo fails here, clearly, not as a
+    /// network error later.
+    pub fn new(service: &'static str, endpoint: &str, key: &str) -> Result<Self> {
+        let endpoint = endpoint.trim().trim_end_matches('/').to_string();
+        let invalid = |reason: &str| SightlineError::RemoteInvalidEndpoint {
+            service,
+            endpoint: endpoint.clone(),
+            reason: reason.to_string(),
+        };
+        let rest = endpoint
+            .strip_prefix("https://")
+            .or_else(|| endpoint.strip_prefix("http://"))
+            .ok_or_else(|| invalid("it must start with https:// (or http:// for a local proxy)"))?;
+        let host = rest.split('/').next().unwrap_or("");
+        if host.is_empty() {
+            return Err(invalid("it has no host name"));
+        }
+        if host.contains('@') {
+            return Err(invalid("credentials do not belong in the URL; pass the key separately"));
+        }
+        if endpoint.contains(['?', '#']) || endpoint.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("give only the resource's base URL, without query, fragment or spaces"));
+        }
+        let key = key.trim().to_string();
+        if key.is_empty() {
+            return Err(SightlineError::argument(format!("the {service} key is empty")));
+        }
+        // A header value cannot carry these; refusing them also stops header injection.
+        if key.chars().any(|c| c.is_control() || !c.is_ascii()) {
+            return Err(SightlineError::argument(format!("the {service} key contains characters a key cannot have")));
+        }
+        Ok(ServiceConfig { endpoint, key })
+    }
+
+    /// `scheme://host[:port]` of the endpoint: the key is only ever sent to this origin.
+    pub fn origin(&self) -> &str {
+        origin_of(&self.endpoint)
+    }
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL (the whole string when it has no path).
+pub(crate) fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after_scheme..].find(['/', '?', '#']) {
+        Some(end) => &url[..after_scheme + end],
+        None => url,
+    }
+}
+
+/// Document Intelligence's REST API generations that have `prebuilt-read`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReadApiVersion {
+    /// v4.0 GA: `/documentintelligence/…?api-version=2024-11-30`.
+    #[default]
+    V2024_11_30,
+    /// v3.1 GA (Form Recognizer): `/formrecognizer/…?api-version=2023-07-31`.
+    V2023_07_31,
+}
+
+impl ReadApiVersion {
+    pub fn parse(version: &str) -> Result<Self> {
+        match version.trim() {
+            "2024-11-30" | "v4.0" | "4.0" => Ok(ReadApiVersion::V2024_11_30),
+            "2023-07-31" | "v3.1" | "3.1" => Ok(ReadApiVersion::V2023_07_31),
+            other => Err(SightlineError::request(
+                "InvalidParameter",
+                format!("Document Intelligence API version '{other}' is not supported; use 2024-11-30 (v4.0) or 2023-07-31 (v3.1)"),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadApiVersion::V2024_11_30 => "2024-11-30",
+            ReadApiVersion::V2023_07_31 => "2023-07-31",
+        }
+    }
+
+    /// The path segment before `/documentModels`.
+    pub fn route(self) -> &'static str {
+        match self {
+            ReadApiVersion::V2024_11_30 => "documentintelligence",
+            ReadApiVersion::V2023_07_31 => "formrecognizer",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadServiceConfig {
+    pub service: ServiceConfig,
+    pub api_version: ReadApiVersion,
+}
+
+impl ReadServiceConfig {
+    pub fn new(endpoint: &str, key: &str, api_version: Option<&str>) -> Result<Self> {
+        Ok(ReadServiceConfig {
+            service: ServiceConfig::new(READ_SERVICE, endpoint, key)?,
+            api_version: api_version.map(ReadApiVersion::parse).transpose()?.unwrap_or_default(),
+        })
+    }
+}
+
+/// Face attributes `detection_03` can return (the others need detection_01, and the emotion,
+/// age and gender attributes are retired).
+pub const FACE_ATTRIBUTES: [&str; 4] = ["headPose", "mask", "blur", "qualityForRecognition"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaceServiceConfig {
+    pub service: ServiceConfig,
+    /// Ask for the 27 landmarks.
+    pub landmarks: bool,
+    /// Names from `FACE_ATTRIBUTES`, as spelled there.
+    pub attributes: Vec<String>,
+}
+
+impl FaceServiceConfig {
+    pub fn new(endpoint: &str, key: &str, landmarks: bool, attributes: &[String]) -> Result<Self> {
+        let mut canonical = Vec::new();
+        for name in attributes.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+            let known = FACE_ATTRIBUTES.iter().find(|known| known.eq_ignore_ascii_case(name)).ok_or_else(|| {
+                SightlineError::request(
+                    "InvalidParameter",
+                    format!("face attribute '{name}' is not available with detection_03; use some of {}", FACE_ATTRIBUTES.join(", ")),
+                )
+            })?;
+            if !canonical.iter().any(|c: &String| c == known) {
+                canonical.push(known.to_string());
+            }
+        }
+        Ok(FaceServiceConfig { service: ServiceConfig::new(FACE_SERVICE, endpoint, key)?, landmarks, attributes: canonical })
+    }
+}
+
+/// Every remote service a call may use, and how hard to try.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoteConfig {
+    pub read: Option<ReadServiceConfig>,
+    pub face: Option<FaceServiceConfig>,
+    pub policy: RetryPolicy,
+}
+
+impl RemoteConfig {
+    /// Which services are configured, for `AnalyzeOptions::validate_with`.
+    pub fn available(&self) -> RemoteServices {
+        RemoteServices { read: self.read.is_some(), face: self.face.is_some() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let config = ReadServiceConfig::new("https://x.cognitiveservices.azure.com/", "s3cr3t-key", None).unwrap();
+        let shown = format!("{config:?} {:?}", RemoteConfig { read: Some(config.clone()), ..Default::default() });
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+        assert_eq!(config.service.endpoint, "https://x.cognitiveservices.azure.com");
+    }
+
+    #[test]
+    fn endpoints_and_keys_are_checked_up_front() {
+        let code = |endpoint: &str, key: &str| ServiceConfig::new(READ_SERVICE, endpoint, key).unwrap_err().code();
+        assert_eq!(code("x.cognitiveservices.azure.com", "k"), "RemoteInvalidEndpoint");
+        assert_eq!(code("https://", "k"), "RemoteInvalidEndpoint");
+        assert_eq!(code("https://x.azure.com/?subscription-key=k", "k"), "RemoteInvalidEndpoint");
+        assert_eq!(code("https://user:pw@x.azure.com", "k"), "RemoteInvalidEndpoint");
+        assert_eq!(code("https://x.azure.com", " "), "InvalidArgument");
+        assert_eq!(code("https://x.azure.com", "a\r\nX-Evil: 1"), "InvalidArgument");
+        assert!(ServiceConfig::new(READ_SERVICE, "http://127.0.0.1:8080/proxy/", "k").is_ok());
+    }
+
+    #[test]
+    fn origins_and_versions() {
+        assert_eq!(origin_of("https://a.b:444/x/y?z"), "https://a.b:444");
+        assert_eq!(origin_of("http://127.0.0.1:9"), "http://127.0.0.1:9");
+        assert_eq!(ReadApiVersion::parse("2023-07-31").unwrap().route(), "formrecognizer");
+        assert_eq!(ReadApiVersion::parse("2022-08-31").unwrap_err().code(), "InvalidParameter");
+    }
+
+    #[test]
+    fn face_attributes_are_checked_and_canonical() {
+        let config = FaceServiceConfig::new("https://f.azure.com", "k", true, &["HEADPOSE".into(), "headPose".into(), "mask".into()]).unwrap();
+        assert_eq!(config.attributes, ["headPose", "mask"]);
+        let error = FaceServiceConfig::new("https://f.azure.com", "k", false, &["emotion".into()]).unwrap_err();
+        assert_eq!(error.code(), "InvalidParameter");
+    }
+}

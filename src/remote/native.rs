@@ -1,0 +1,127 @@
+//! The native HTTP client: `ureq` over rustls (so real `https://…azure.com` endpoints work with
+//! no system OpenSSL). Requests block the calling thread; the futures it returns complete on
+//! their first poll, which is all `pollster::block_on` needs.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use super::http::{HttpClient, HttpRequest, HttpResponse, LocalBoxFuture, Method, TransportError};
+
+/// Responses larger than this are not Azure's answers to an image; stop reading.
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+pub struct NativeHttpClient {
+    agent: ureq::Agent,
+    started: Instant,
+    random_state: Cell<u64>,
+    canceled: Arc<AtomicBool>,
+}
+
+impl Default for NativeHttpClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NativeHttpClient {
+    pub fn new() -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            // Error statuses are answers to interpret (Azure's error body), not transport failures.
+            .http_status_as_error(false)
+            .user_agent(concat!("sightline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        NativeHttpClient { agent, started: Instant::now(), random_state: Cell::new(seed | 1), canceled: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Set this flag (from a Ctrl-C handler or another thread) to cancel calls in progress: they
+    /// stop at their next wait or request.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.canceled.clone()
+    }
+
+    fn send_blocking(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let outcome = match request.method {
+            Method::Get => {
+                let mut builder = self.agent.get(&request.url);
+                for (name, value) in &request.headers {
+                    builder = builder.header(name, value);
+                }
+                builder.config().timeout_global(Some(request.timeout)).build().call()
+            }
+            Method::Post => {
+                let mut builder = self.agent.post(&request.url);
+                for (name, value) in &request.headers {
+                    builder = builder.header(name, value);
+                }
+                let body: &[u8] = request.body.as_deref().unwrap_or_default();
+                builder.config().timeout_global(Some(request.timeout)).build().send(body)
+            }
+        };
+        let mut response = outcome.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .collect();
+        let body = response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec().map_err(transport_error)?;
+        Ok(HttpResponse { status, headers, body })
+    }
+}
+
+fn transport_error(error: ureq::Error) -> TransportError {
+    match error {
+        ureq::Error::Timeout(_) => TransportError::Timeout,
+        ureq::Error::Io(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
+            TransportError::Timeout
+        }
+        other => TransportError::Network(other.to_string()),
+    }
+}
+
+impl HttpClient for NativeHttpClient {
+    fn send(&self, request: HttpRequest) -> LocalBoxFuture<'_, Result<HttpResponse, TransportError>> {
+        Box::pin(async move {
+            if self.is_canceled() {
+                return Err(TransportError::Canceled);
+            }
+            self.send_blocking(request)
+        })
+    }
+
+    fn sleep(&self, duration: Duration) -> LocalBoxFuture<'_, ()> {
+        Box::pin(async move {
+            // In slices, so a cancellation is noticed within 50 ms.
+            let until = Instant::now() + duration;
+            while !self.is_canceled() {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(Duration::from_millis(50)));
+            }
+        })
+    }
+
+    fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn jitter(&self) -> f64 {
+        // xorshift64*: plenty for spreading retries, and no dependency.
+        let mut x = self.random_state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.random_state.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn is_canceled(&self) -> bool {
+        self.canceled.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,135 @@
+//! `analyze_with_services`: the local analysis, then the features configured to run on Azure,
+//! merged into one result. A remote feature that fails leaves its error in `featureErrors` and
+//! every local result in place; only a cancellation fails the whole call.
+//!
+//! It is split in two so the browser can run the synchronous local part on the model it borrows
+//! and hand an owned, `'static` future to JavaScript: `start_analysis` (local work, borrows the
+//! analyzer) and `PendingAnalysis::finish` (remote work, owns everything it needs).
+
+use std::rc::Rc;
+
+use image::ImageFormat;
+
+use super::config::RemoteConfig;
+use super::document_intelligence::read_text;
+use super::face::detect_faces;
+use super::http::HttpClient;
+use crate::analyze::{AnalyzeOptions, Analyzer, Feature};
+use crate::azure::{FeatureError, ImageAnalysisResult};
+use crate::decode::decode_image;
+use crate::error::{Result, SightlineError};
+
+/// The local results of a call, and what is left to ask the services.
+#[derive(Debug)]
+pub struct PendingAnalysis {
+    result: ImageAnalysisResult,
+    remote: Vec<Feature>,
+    image: Rc<[u8]>,
+}
+
+impl PendingAnalysis {
+    /// The features that will go to a remote service.
+    pub fn remote_features(&self) -> &[Feature] {
+        &self.remote
+    }
+
+    /// Ask the services, then merge.
+    pub async fn finish(self, http: &dyn HttpClient, config: &RemoteConfig) -> Result<ImageAnalysisResult> {
+        let PendingAnalysis { mut result, remote, image } = self;
+        let size = result.metadata;
+        let mut errors = Vec::new();
+        for feature in remote {
+            let outcome = match (feature, &config.read, &config.face) {
+                (Feature::Read, Some(read), _) => match upload_bytes(&image, &READ_FORMATS) {
+                    Ok((bytes, content_type)) => {
+                        read_text(http, read, &config.policy, bytes, content_type, size).await.map(|r| result.read_result = Some(r))
+                    }
+                    Err(e) => Err(e),
+                },
+                (Feature::People, _, Some(face)) => match upload_bytes(&image, &FACE_FORMATS) {
+                    Ok((bytes, _)) => detect_faces(http, face, &config.policy, bytes, size).await.map(|detected| {
+                        result.people_result = Some(detected.people);
+                        result.faces = Some(detected.faces);
+                    }),
+                    Err(e) => Err(e),
+                },
+                // validate_with only sends configured features here.
+                (other, _, _) => Err(SightlineError::argument(format!("no remote service is configured for {}", other.name()))),
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(canceled @ SightlineError::RemoteCanceled { .. }) => return Err(canceled),
+                Err(error) => errors.push(FeatureError::new(feature.name(), &error)),
+            }
+        }
+        if !errors.is_empty() {
+            result.feature_errors.get_or_insert_with(Vec::new).extend(errors);
+        }
+        Ok(result)
+    }
+}
+
+/// Validate against the configured services and run everything local.
+pub fn start_analysis(
+    analyzer: &Analyzer<'_>,
+    image: &[u8],
+    options: &AnalyzeOptions,
+    config: &RemoteConfig,
+) -> Result<PendingAnalysis> {
+    let request = options.validate_with(analyzer.model, config.available())?;
+    let result = analyzer.analyze_request(image, options, &request)?;
+    Ok(PendingAnalysis { result, remote: request.remote.clone(), image: Rc::from(image) })
+}
+
+/// The whole call: local features on the device, `read` and `people` on Azure when configured.
+pub async fn analyze_with_services(
+    analyzer: &Analyzer<'_>,
+    image: &[u8],
+    options: &AnalyzeOptions,
+    config: &RemoteConfig,
+    http: &dyn HttpClient,
+) -> Result<ImageAnalysisResult> {
+    start_analysis(analyzer, image, options, config)?.finish(http, config).await
+}
+
+/// Formats Document Intelligence Read takes as images (it also takes PDF and HEIF, which
+/// Sightline does not decode).
+const READ_FORMATS: [ImageFormat; 4] = [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Bmp, ImageFormat::Tiff];
+/// Formats the Face API detects on.
+const FACE_FORMATS: [ImageFormat; 4] = [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif, ImageFormat::Bmp];
+
+/// The bytes to upload and their content type: the original when the service takes its format,
+/// else the decoded (upright) image as PNG, so WebP, GIF or TIFF still work everywhere.
+fn upload_bytes(image: &Rc<[u8]>, accepted: &[ImageFormat]) -> Result<(Rc<[u8]>, &'static str)> {
+    if let Ok(format) = image::guess_format(image) {
+        if accepted.contains(&format) {
+            return Ok((image.clone(), format.to_mime_type()));
+        }
+    }
+    let decoded = decode_image(image)?;
+    let mut png = Vec::new();
+    decoded
+        .rgb
+        .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
+        .map_err(|e| SightlineError::argument(format!("cannot re-encode the image as PNG for upload: {e}")))?;
+    Ok((Rc::from(png), "image/png"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_formats_are_uploaded_as_png() {
+        let mut webp = Vec::new();
+        image::RgbImage::from_pixel(64, 64, image::Rgb([200, 10, 10]))
+            .write_to(&mut std::io::Cursor::new(&mut webp), ImageFormat::WebP)
+            .unwrap();
+        let webp: Rc<[u8]> = Rc::from(webp);
+        let (bytes, content_type) = upload_bytes(&webp, &READ_FORMATS).unwrap();
+        assert_eq!(content_type, "image/png");
+        assert_eq!(image::guess_format(&bytes).unwrap(), ImageFormat::Png);
+        let (same, _) = upload_bytes(&bytes, &READ_FORMATS).unwrap();
+        assert!(Rc::ptr_eq(&same, &bytes), "a PNG goes as it is");
+    }
+}

@@ -1,0 +1,153 @@
+// The page with Azure services configured in its settings panel, against the mock services
+// (tests/mock_azure/server.py, started by tests/browser/run on another origin, so CORS is real):
+// OCR text from Document Intelligence drawn over the image, faces from the Face API, every error
+// case on its card next to the local results, and the key never in the console, URL or storage
+// unless asked. Screenshots go to test-output/browser/.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.SIGHTLINE_URL ?? "http://127.0.0.1:8765/";
+const MOCK = process.env.SIGHTLINE_MOCK_AZURE;
+const KEY = process.env.SIGHTLINE_MOCK_KEY ?? "browser-test-key-3d81";
+const SHARED = process.env.SIGHTLINE_SHARED ?? new URL("../../../shared", import.meta.url).pathname;
+const OUT = new URL("../../test-output/browser/", import.meta.url).pathname;
+mkdirSync(OUT, { recursive: true });
+
+let browser;
+let page;
+const consoleLines = [];
+
+before(async () => {
+  assert.ok(MOCK, "SIGHTLINE_MOCK_AZURE is set (tests/browser/run starts the mock)");
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1100, height: 1000 } });
+  page = await context.newPage();
+  page.on("console", (message) => consoleLines.push(message.text()));
+  page.on("pageerror", (error) => consoleLines.push(String(error)));
+  page.on("worker", (worker) => worker.on("console", (message) => consoleLines.push(message.text())));
+  await page.goto(BASE);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+});
+
+after(async () => browser?.close());
+
+/** Fill the settings panel with the keyboard-reachable controls, as a user would, and apply it. */
+async function configure({ readScenario, readKey = KEY, faceScenario, faceKey = KEY, timeout = 30, remember = false, landmarks = false }) {
+  if (!(await page.locator("#services-panel").evaluate((d) => d.open))) await page.click("#services-panel summary");
+  await page.fill("#read-endpoint", readScenario ? `${MOCK}/s/${readScenario}` : "");
+  await page.fill("#read-key", readScenario ? readKey : "");
+  await page.fill("#face-endpoint", faceScenario ? `${MOCK}/s/${faceScenario}` : "");
+  await page.fill("#face-key", faceScenario ? faceKey : "");
+  await page.setChecked("#face-landmarks", landmarks);
+  await page.fill("#remote-timeout", String(timeout));
+  await page.setChecked("#remember-services", remember);
+  await page.getByRole("button", { name: "Use these services" }).click();
+  await page.waitForFunction(() => /In use|No Azure service|Not applied/.test(document.querySelector("#services-status").textContent));
+  return page.textContent("#services-status");
+}
+
+async function drop(name, type, bytes) {
+  const before = await page.locator(".card").count();
+  await page.evaluate(({ name, type, data }) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(data)], name, { type }));
+    const zone = document.querySelector("#drop-zone");
+    zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, { name, type, data: Array.from(bytes) });
+  await page.waitForFunction((n) => document.querySelectorAll(".card").length > n && document.querySelectorAll(".card")[n].querySelector(".json pre").textContent.includes("modelVersion"), before, { timeout: 90_000 });
+  const card = page.locator(".card").nth(before);
+  return { card, json: JSON.parse(await card.locator(".json pre").textContent()) };
+}
+
+const phototest = () => readFileSync(`${SHARED}/images/ocr/phototest.tif`);
+
+test("text read by Document Intelligence is listed and drawn over the image", async () => {
+  const status = await configure({ readScenario: "ok~page" });
+  assert.match(status, /In use: Document Intelligence for text/);
+  const { card, json } = await drop("phototest.tif", "image/tiff", phototest());
+  assert.equal(json.readResult.backend, "azure");
+  const lines = await card.locator(".read-lines li").allTextContents();
+  assert.equal(lines.length, 8);
+  assert.equal(lines[0], "This is a lot of 12 point text to test the");
+  assert.deepEqual(json.readResult.blocks[0].lines[0].boundingPolygon, [{ x: 36, y: 38 }, { x: 571, y: 38 }, { x: 571, y: 65 }, { x: 36, y: 65 }]);
+  assert.equal(await card.locator("polygon.text-box").count(), 8, "a polygon per line");
+  assert.ok(json.tagsResult, "the local features ran too");
+  assert.equal(await card.locator(".feature-errors").isHidden(), true);
+  await card.screenshot({ path: `${OUT}10-remote-read.png` });
+});
+
+test("faces come from the Face API when it is configured", async () => {
+  await configure({ faceScenario: "ok~page", landmarks: true });
+  const { card, json } = await drop("astronaut.png", "image/png", readFileSync(`${SHARED}/images/faces/astronaut.png`));
+  assert.deepEqual(json.faces[0].faceRectangle, { left: 394, top: 54, width: 78, height: 78 });
+  assert.ok(json.faces[0].faceLandmarks.pupilLeft, "the landmarks asked for");
+  assert.equal(json.peopleResult.values.length, 1);
+  assert.equal(await card.locator(".face-box").count(), 1);
+});
+
+// Each failure is its own typed error on the card, and the local results stay.
+const failures = [
+  { name: "a wrong key", settings: { readScenario: "ok~bad-key", readKey: "wrong-key-in-page" }, code: "RemoteUnauthorized", text: /HTTP 401/ },
+  { name: "a 400", settings: { readScenario: "bad-request~page" }, code: "RemoteServiceError", text: /InvalidContent/ },
+  { name: "a failed operation", settings: { readScenario: "failed~page" }, code: "RemoteOperationFailed", text: /corrupted/ },
+  { name: "malformed JSON", settings: { readScenario: "malformed~page" }, code: "RemoteMalformedResponse", text: /cannot read/ },
+  { name: "a hidden Operation-Location (CORS)", settings: { readScenario: "no-expose~page" }, code: "RemoteMalformedResponse", text: /Access-Control-Expose-Headers/ },
+  { name: "a service refusing CORS", settings: { readScenario: "no-cors~page" }, code: "RemoteNetwork", text: /CORS/ },
+  { name: "a hanging connection", settings: { readScenario: "hang~page", timeout: 3 }, code: "RemoteTimeout", text: /did not finish within/ },
+  { name: "throttling that never ends", settings: { readScenario: "throttle-always~page" }, code: "RemoteThrottled", text: /429/ },
+];
+for (const { name, settings, code, text } of failures) {
+  test(`${name} shows ${code} on the card, beside the local results`, async () => {
+    await configure(settings);
+    const { card, json } = await drop(`${code}.tif`, "image/tiff", phototest());
+    assert.equal(json.featureErrors[0].feature, "read");
+    assert.equal(json.featureErrors[0].error.innererror.code, code);
+    const shown = await card.locator(".feature-errors li").textContent();
+    assert.match(shown, new RegExp(`\\[${code}\\]`));
+    assert.match(shown, text);
+    assert.ok(json.tagsResult, "local tags are kept");
+    assert.equal(json.readResult, undefined);
+  });
+}
+
+test("429 twice, then the text: the page waits as Retry-After asked", async () => {
+  await configure({ readScenario: "throttle-twice~page" });
+  const started = Date.now();
+  const { json } = await drop("throttled.tif", "image/tiff", phototest());
+  assert.ok(Date.now() - started >= 2000);
+  assert.equal(json.readResult.blocks[0].lines.length, 8);
+  assert.equal(json.featureErrors, undefined);
+});
+
+test("an invalid endpoint is refused in the settings panel", async () => {
+  await page.fill("#read-endpoint", "not a url");
+  await page.getByRole("button", { name: "Use these services" }).click();
+  await page.waitForFunction(() => /Not applied/.test(document.querySelector("#services-status").textContent));
+  assert.match(await page.textContent("#services-status"), /RemoteInvalidEndpoint/);
+});
+
+test("keys stay in memory unless remembered, and never reach the console or the URL", async () => {
+  await configure({ readScenario: "ok~page" });
+  assert.equal(await page.evaluate(() => localStorage.getItem("sightline-services")), null, "not stored without consent");
+  await configure({ readScenario: "ok~page", remember: true });
+  assert.match(await page.evaluate(() => localStorage.getItem("sightline-services")), new RegExp(KEY));
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  assert.equal(await page.inputValue("#read-key"), KEY, "remembered settings come back");
+  await page.waitForFunction(() => /In use/.test(document.querySelector("#services-status").textContent));
+  if (!(await page.locator("#services-panel").evaluate((d) => d.open))) await page.click("#services-panel summary");
+  await page.click("#forget-services");
+  assert.equal(await page.evaluate(() => localStorage.getItem("sightline-services")), null);
+  assert.equal(await page.inputValue("#read-key"), "");
+  assert.ok(!page.url().includes(KEY));
+  const leaked = consoleLines.filter((line) => line.includes(KEY) || line.includes("wrong-key-in-page"));
+  assert.deepEqual(leaked, [], "no key in the console");
+  const requests = await (await fetch(`${MOCK}/__requests`)).json();
+  assert.ok(requests.length > 10 && requests.every((r) => !r.keyInUrl), "no key in any URL the mock saw");
+});

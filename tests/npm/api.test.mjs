@@ -1,0 +1,267 @@
+// The package's JS API in real Chromium, loaded as a plain <script type="module"> straight from
+// the built package (no bundler): every input type, the queue, AbortSignal, typed errors, lazy
+// extras, sha256 refusal, Cache Storage, dispose, in-page mode, use inside the caller's own Web
+// Worker, and <sightline-analyzer>. The model is the synthetic siglip-test-tiny (its numbers mean
+// nothing, so the checks are about shapes, consistency and behaviour).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { serve, launchChromium } from "./server.mjs";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const SHARED = process.env.SIGHTLINE_SHARED ?? new URL("../../../shared", import.meta.url).pathname;
+const MODEL = { manifest: "/models/manifest.json", name: "siglip-test-tiny" };
+
+let server;
+let browser;
+let context;
+let page;
+const pageErrors = [];
+
+before(async () => {
+  server = await serve({ models: `${ROOT}models`, npm: process.env.SIGHTLINE_NPM_DIR ?? `${ROOT}dist/npm`, images: `${SHARED}/images` });
+  browser = await launchChromium();
+  context = await browser.newContext();
+  page = await context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(e));
+  await page.goto(`${server.url}esm.html`);
+  await page.waitForSelector("body[data-loaded=true]", { state: "attached" });
+  // One analyzer for the tests below, in the package's worker (the default in a page).
+  const progress = await page.evaluate(async (model) => {
+    const reports = [];
+    window.analyzer = await window.sightline.createAnalyzer({ model, onProgress: (p) => reports.push(p) });
+    return reports;
+  }, MODEL);
+  assert.ok(progress.length > 0, "progress was reported");
+  const last = (role) => progress.filter((p) => p.role === role).at(-1);
+  for (const role of ["vision", "text", "tokenizer"]) {
+    assert.ok(last(role), `progress for ${role}`);
+    assert.equal(last(role).loaded, last(role).total, `${role} completes`);
+    assert.equal(last(role).fromCache, false, "first load downloads");
+  }
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test("the analyzer describes its model", async () => {
+  const model = await page.evaluate(() => window.analyzer.model);
+  assert.equal(model.name, "siglip-test-tiny");
+  assert.equal(model.synthetic, true);
+  assert.equal(model.hasText, true);
+  assert.ok(model.embeddingDim > 0);
+  assert.equal(model.descriptor.image_size, 224);
+});
+
+test("every input type gives the same image", async () => {
+  const results = await page.evaluate(async () => {
+    const url = "/images/photos/coffee.png";
+    const blob = await (await fetch(url)).blob();
+    const bytes = await blob.arrayBuffer();
+    const img = new Image();
+    img.src = url;
+    const bitmap = await createImageBitmap(blob);
+    const canvas = document.createElement("canvas");
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    canvas.getContext("2d").drawImage(bitmap, 0, 0);
+    const imageData = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    const inputs = { blob, file: new File([blob], "coffee.png"), arrayBuffer: bytes, uint8Array: new Uint8Array(bytes), url, img, bitmap, imageData, canvas };
+    const out = {};
+    for (const [name, input] of Object.entries(inputs)) {
+      const result = await window.analyzer.analyze(input, { features: ["tags"], includeEmbedding: true });
+      out[name] = { metadata: result.metadata, embedding: result.embedding, tags: result.tagsResult.values.length };
+    }
+    out.callerBufferIntact = bytes.byteLength > 0 && bitmap.width > 0; // copied, not transferred away
+    return out;
+  });
+  assert.equal(results.callerBufferIntact, true);
+  const reference = results.blob;
+  assert.ok(reference.metadata.width > 50 && reference.metadata.height > 50);
+  const cosine = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
+  for (const name of ["file", "arrayBuffer", "uint8Array", "url"]) {
+    assert.deepEqual(results[name].embedding, reference.embedding, `${name}: same bytes, same embedding`);
+  }
+  for (const name of ["img", "bitmap", "imageData", "canvas"]) {
+    assert.deepEqual(results[name].metadata, reference.metadata, `${name}: same size`);
+    assert.ok(cosine(results[name].embedding, reference.embedding) > 0.99, `${name}: decoded pixels give the same image`);
+  }
+});
+
+test("embedImage, embedText, classify and classifyEmbeddings", async () => {
+  const out = await page.evaluate(async () => {
+    const a = window.analyzer;
+    const image = await a.embedImage("/images/photos/chelsea.png");
+    const one = await a.embedText("a cat");
+    const many = await a.embedText(["a cat", "a rocket"]);
+    const scores = await a.classify("/images/photos/chelsea.png", ["a cat", "a rocket"]);
+    const stored = await a.classifyEmbeddings([image, image], ["a cat"]);
+    const norm = (v) => Math.hypot(...v);
+    return {
+      imageType: image.constructor.name, imageNorm: norm(image), oneType: one.constructor.name, oneNorm: norm(one),
+      many: many.length, sameText: Array.from(one).every((x, i) => Math.abs(x - many[0][i]) < 1e-6),
+      labels: scores.map((s) => s.label), confidence: scores[0].confidence, stored: stored.map((s) => s[0].label),
+      storedMatches: Math.abs(stored[0][0].confidence - scores[0].confidence) < 1e-5,
+    };
+  });
+  assert.equal(out.imageType, "Float32Array");
+  assert.ok(Math.abs(out.imageNorm - 1) < 1e-4, "unit length");
+  assert.equal(out.oneType, "Float32Array");
+  assert.ok(Math.abs(out.oneNorm - 1) < 1e-4);
+  assert.equal(out.many, 2);
+  assert.equal(out.sameText, true);
+  assert.deepEqual(out.labels, ["a cat", "a rocket"]);
+  assert.ok(out.confidence >= 0 && out.confidence <= 1);
+  assert.deepEqual(out.stored, ["a cat", "a cat"]);
+  assert.equal(out.storedMatches, true, "stored embeddings score like classify");
+});
+
+test("calls queue in order, and an AbortSignal cancels a queued call", async () => {
+  const out = await page.evaluate(async () => {
+    const a = window.analyzer;
+    const order = [];
+    const controller = new AbortController();
+    const url = "/images/photos/astronaut.png";
+    const first = a.analyze(url).then(() => order.push("first"));
+    const second = a.analyze(url, { signal: controller.signal }).then(() => order.push("second"), (e) => order.push(`second:${e.name}`));
+    const third = a.embedImage(url).then(() => order.push("third"));
+    controller.abort();
+    await Promise.all([first, second, third]);
+    const already = await a.analyze(url, { signal: AbortSignal.abort() }).then(() => "ran", (e) => e.name);
+    return { order, already };
+  });
+  // The aborted call rejects at once; the others run in the order they were made.
+  assert.deepEqual(out.order, ["second:AbortError", "first", "third"]);
+  assert.equal(out.already, "AbortError");
+});
+
+test("errors are SightlineErrors with stable codes and Azure's body", async () => {
+  const out = await page.evaluate(async () => {
+    const { SightlineError } = window.sightline;
+    const catching = (p) => p.then(() => null, (e) => ({ isSightline: e instanceof SightlineError, name: e.name, code: e.code, azure: e.azure?.error?.code, message: e.message }));
+    return {
+      corrupt: await catching(window.analyzer.analyze(new Blob(["not an image"]))),
+      unsupported: await catching(window.analyzer.analyze(42)),
+      feature: await catching(window.analyzer.analyze("/images/photos/coffee.png", { features: ["caption"] })),
+      missing: await catching(window.analyzer.analyze("/images/no-such.png")),
+      unknownModel: await catching(window.sightline.createAnalyzer({ model: { manifest: "/models/manifest.json", name: "nope" } })),
+      stillWorks: (await window.analyzer.analyze("/images/photos/coffee.png")).metadata.width > 0,
+    };
+  });
+  assert.deepEqual({ ...out.corrupt, message: undefined }, { isSightline: true, name: "SightlineError", code: "InvalidImageFormat", azure: "InvalidRequest", message: undefined });
+  assert.equal(out.unsupported.code, "UnsupportedInput");
+  assert.equal(out.feature.code, "NotSupportedVisualFeature");
+  assert.equal(out.missing.code, "InvalidImageUrl");
+  assert.match(out.missing.message, /HTTP 404/);
+  assert.equal(out.unknownModel.code, "UnknownModel");
+  assert.equal(out.stillWorks, true, "an error does not break the analyzer");
+});
+
+test("the face model loads only when people is requested", async () => {
+  assert.equal(server.requests.some((p) => p.startsWith("/models/yunet/")), false, "not downloaded for tags");
+  const out = await page.evaluate(async () => {
+    const result = await window.analyzer.analyze("/images/faces/two_people.jpg", { features: ["people"] });
+    return { people: result.peopleResult.values.length, faces: result.faces.length };
+  });
+  assert.ok(server.requests.includes("/models/yunet/face_detection_yunet_2026may.onnx"));
+  assert.equal(out.faces, 2, "YuNet finds the two faces");
+  assert.equal(out.people, 2);
+});
+
+test("a second load comes from Cache Storage", async () => {
+  const reports = await page.evaluate(async (model) => {
+    const reports = [];
+    const again = await window.sightline.createAnalyzer({ model, onProgress: (p) => reports.push(p) });
+    again.dispose();
+    return reports;
+  }, MODEL);
+  const vision = reports.filter((p) => p.role === "vision");
+  assert.equal(vision.length, 1);
+  assert.equal(vision[0].fromCache, true);
+});
+
+test("a file failing its sha256 is refused and not cached", async () => {
+  const fresh = await browser.newContext();
+  try {
+    const tab = await fresh.newPage();
+    await tab.goto(`${server.url}esm.html`);
+    await tab.waitForSelector("body[data-loaded=true]", { state: "attached" });
+    const out = await tab.evaluate(async () => {
+      const base = "/models/siglip-test-tiny/";
+      const error = await window.sightline
+        .createAnalyzer({ model: { descriptor: `${base}sightline.json`, vision: { url: `${base}onnx/vision_model_quantized.onnx`, sha256: "0".repeat(64) } } })
+        .then(() => null, (e) => ({ code: e.code, message: e.message }));
+      const cached = (await (await caches.open(window.sightline.CACHE_NAME)).keys()).map((r) => r.url);
+      return { error, cached };
+    });
+    assert.equal(out.error.code, "ChecksumMismatch");
+    assert.match(out.error.message, /does not match the manifest/);
+    assert.deepEqual(out.cached, []);
+  } finally {
+    await fresh.close();
+  }
+});
+
+test("worker: false runs in the page, and dispose rejects later calls", async () => {
+  const out = await page.evaluate(async (model) => {
+    const local = await window.sightline.createAnalyzer({ model, worker: false });
+    const tags = (await local.analyze("/images/photos/coffee.png", { tagThreshold: 0, maxTags: 3 })).tagsResult.values.length;
+    const pending = local.analyze("/images/photos/coffee.png").then(() => "ran", (e) => e.code);
+    local.dispose();
+    const after = await local.analyze("/images/photos/coffee.png").then(() => "ran", (e) => e.code);
+    return { tags, pending: await pending, after, disposed: local.disposed };
+  }, MODEL);
+  assert.equal(out.tags, 3);
+  assert.equal(out.pending, "AnalyzerDisposed");
+  assert.equal(out.after, "AnalyzerDisposed");
+  assert.equal(out.disposed, true);
+});
+
+test("inside the caller's own Web Worker", async () => {
+  const out = await page.evaluate(async (model) => {
+    const source = `
+      import { createAnalyzer } from "${location.origin}/npm/index.js";
+      const analyzer = await createAnalyzer({ model: ${JSON.stringify({ ...model, manifest: location.origin + model.manifest })} });
+      const result = await analyzer.analyze("${location.origin}/images/photos/chelsea.png");
+      const bitmap = await createImageBitmap(await (await fetch("${location.origin}/images/photos/chelsea.png")).blob());
+      const fromBitmap = await analyzer.analyze(bitmap);
+      postMessage({ metadata: result.metadata, bitmap: fromBitmap.metadata });`;
+    const worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })), { type: "module" });
+    return new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => resolve(data);
+      worker.onerror = (e) => reject(new Error(e.message));
+    });
+  }, MODEL);
+  assert.ok(out.metadata.width > 0);
+  assert.deepEqual(out.bitmap, out.metadata);
+});
+
+test("<sightline-analyzer> in two lines of HTML: drop a photo, see its labels", async () => {
+  const tab = await context.newPage();
+  try {
+    await tab.goto(`${server.url}element.html`);
+    await tab.waitForFunction(() => document.querySelector("sightline-analyzer")?.analyzer, null, { timeout: 60_000 });
+    const status = await tab.evaluate(() => document.querySelector("sightline-analyzer").shadowRoot.querySelector("[part=status]").textContent);
+    assert.match(status, /Ready: siglip-test-tiny \(synthetic/);
+    const bytes = Array.from(readFileSync(`${SHARED}/images/photos/chelsea.png`));
+    const detail = await tab.evaluate(async (data) => {
+      const element = document.querySelector("sightline-analyzer");
+      const done = new Promise((resolve) => element.addEventListener("sightline-result", (e) => resolve(e.detail), { once: true }));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(data)], "chelsea.png", { type: "image/png" }));
+      const zone = element.shadowRoot.querySelector("[part=drop-zone]");
+      zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      const { file, result } = await done;
+      return { name: file.name, labels: result.customLabelsResult.values.map((v) => v.name) };
+    }, bytes);
+    assert.deepEqual(detail, { name: "chelsea.png", labels: ["a cat", "a rocket"] });
+    const chips = await tab.evaluate(() => [...document.querySelector("sightline-analyzer").shadowRoot.querySelectorAll("[part=tags] li")].map((li) => li.textContent));
+    assert.ok(chips.some((c) => c.startsWith("a cat ")) && chips.some((c) => c.startsWith("a rocket ")), JSON.stringify(chips));
+  } finally {
+    await tab.close();
+  }
+  assert.deepEqual(pageErrors, []);
+});

@@ -1,0 +1,73 @@
+// How an app uses the package, written against its declarations only. `tsc --noEmit` must pass;
+// every @ts-expect-error line must BE an error, so the types cannot silently become `any`.
+import { createAnalyzer, SightlineError, ErrorCodes, DEFAULT_MODEL, CACHE_NAME } from "sightline";
+import type { Analyzer, ImageAnalysisResult, LabelScore, LoadProgress, ModelInfo } from "sightline";
+import "sightline/element";
+import type { SightlineAnalyzerElement } from "sightline/element";
+
+export async function tagPhoto(file: File, canvas: HTMLCanvasElement, img: HTMLImageElement): Promise<string[]> {
+  const progress: LoadProgress[] = [];
+  const analyzer: Analyzer = await createAnalyzer({
+    model: DEFAULT_MODEL,
+    modelBaseUrl: "/models/",
+    onProgress: (p) => progress.push(p),
+    cache: true,
+    worker: true,
+  });
+  const info: ModelInfo = analyzer.model;
+  const dim: number = info.embeddingDim;
+
+  const controller = new AbortController();
+  const result: ImageAnalysisResult = await analyzer.analyze(file, {
+    features: ["tags", "smartCrops", "people"],
+    labels: ["a receipt"],
+    smartcropsAspectRatios: [1.5],
+    signal: controller.signal,
+    readBackend: "local",
+  });
+  const tags = result.tagsResult?.values.map((t) => `${t.name} ${t.confidence.toFixed(2)}`) ?? [];
+  const crop = result.smartCropsResult?.values[0]?.boundingBox;
+  const faces = result.faces?.map((f) => f.faceRectangle.width) ?? [];
+
+  await analyzer.analyze(new ArrayBuffer(8));
+  await analyzer.analyze("/photo.jpg");
+  await analyzer.analyze(new URL("https://example.com/photo.jpg"));
+  await analyzer.analyze(img);
+  await analyzer.analyze(canvas);
+  await analyzer.analyze(await createImageBitmap(canvas));
+  await analyzer.analyze(new ImageData(4, 4));
+  await analyzer.prepare(["people"]);
+
+  const image: Float32Array = await analyzer.embedImage(file);
+  const one: Float32Array = await analyzer.embedText("a cat");
+  const many: Float32Array[] = await analyzer.embedText(["a cat", "a dog"]);
+  const scores: LabelScore[] = await analyzer.classify(file, ["a cat"]);
+  const perImage: LabelScore[][] = await analyzer.classifyEmbeddings([image], ["a cat"]);
+
+  try {
+    await createAnalyzer({ model: { manifest: "/models/manifest.json", name: "siglip-test-tiny" }, worker: false });
+    await createAnalyzer({
+      model: { descriptor: "/m/sightline.json", vision: "/m/vision.onnx", text: { url: "/m/text.onnx", sha256: "ab" }, tokenizer: "/m/tokenizer.json", tags: "/m/tags-en.sltags" },
+    });
+  } catch (error) {
+    if (error instanceof SightlineError && error.code === ErrorCodes.ChecksumMismatch) console.warn(error.azure?.error.code);
+  }
+  analyzer.dispose();
+
+  const element: SightlineAnalyzerElement = document.createElement("sightline-analyzer");
+  element.addEventListener("sightline-result", (event) => console.log(event.detail.result.metadata.width));
+  await element.analyzeFiles([file]);
+
+  // @ts-expect-error numbers are not images
+  await analyzer.analyze(42);
+  // @ts-expect-error misspelt result field
+  result.tagsResult?.values[0]?.nam;
+  // @ts-expect-error labels are strings
+  await analyzer.classify(file, [1, 2]);
+  // @ts-expect-error embedText of one string is one vector, not a list
+  const wrong: Float32Array[] = await analyzer.embedText("a cat");
+  // @ts-expect-error an unknown option of createAnalyzer
+  await createAnalyzer({ modle: "x" });
+
+  return [...tags, String(crop?.w), String(faces.length), String(dim), CACHE_NAME, String(one.length + many.length + scores.length + perImage.length + progress.length + wrong.length)];
+}

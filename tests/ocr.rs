@@ -1,0 +1,176 @@
+//! Offline OCR (PP-OCRv5 through tract) on tesseract's test pages, natively and in WebAssembly
+//! (Node): character error rate against the ground truth, reading order, polygons that hold the
+//! text, and Azure's readResult shape through `analyze`.
+
+use sightline::ocr::{OcrEngine, OcrFiles};
+use sightline::{AnalyzeOptions, Analyzer, ModelFiles, SiglipModel};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+#[path = "support/cer.rs"]
+mod cer;
+use cer::cer;
+
+const PHOTOTEST: &[u8] = include_bytes!("../../shared/images/ocr/phototest.tif");
+const PHOTOTEST_TRUTH: &str = include_str!("../../shared/images/ocr/phototest.txt");
+const EUROTEXT: &[u8] = include_bytes!("../../shared/images/ocr/eurotext.tif");
+const EUROTEXT_TRUTH: &str = include_str!("../../shared/images/ocr/eurotext.txt");
+
+fn engine(with_orientation: bool) -> OcrEngine {
+    OcrEngine::load(OcrFiles {
+        detector: include_bytes!("../models/ppocr-v5/ppocrv5_det.onnx"),
+        recognizer: include_bytes!("../models/ppocr-v5/ppocrv5_rec.onnx"),
+        dictionary: include_bytes!("../models/ppocr-v5/ppocr_keys_v5.txt"),
+        orientation: with_orientation.then_some(include_bytes!("../models/ppocr-v5/ppocrv5_cls.onnx").as_slice()),
+    })
+    .expect("the PP-OCRv5 models load")
+}
+
+fn read_text(engine: &OcrEngine, image: &[u8]) -> (String, Vec<sightline::azure::DetectedTextLine>) {
+    let image = sightline::decode_image(image).unwrap();
+    let lines = engine.read(&image.rgb).unwrap();
+    (lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n"), lines)
+}
+
+#[test]
+fn cer_is_a_real_edit_distance() {
+    assert_eq!(cer("abc", "abc"), 0.0);
+    assert_eq!(cer("abd", "abc"), 1.0 / 3.0);
+    assert_eq!(cer("a  b\nc", "a b c"), 0.0);
+    assert_eq!(cer("", "abcd"), 1.0);
+    assert_eq!(cer("ABC", "abc"), 1.0);
+}
+
+#[test]
+#[cfg_attr(target_arch = "wasm32", ignore = "native only: the wasm run keeps to one page")]
+fn a_photo_stored_sideways_reads_upright() {
+    // simple-90.jpg is stored rotated with EXIF orientation 6 and reads "Tesseract.js".
+    let (text, _) = read_text(&engine(true), include_bytes!("../../shared/images/ocr/simple-90.jpg"));
+    assert_eq!(text, "Tesseract.js");
+}
+
+#[test]
+fn phototest_reads_within_two_percent_cer() {
+    let (text, lines) = read_text(&engine(true), PHOTOTEST);
+    let rate = cer(&text, PHOTOTEST_TRUTH);
+    #[cfg(not(target_arch = "wasm32"))]
+    println!("phototest.tif CER {:.2}% ({} lines)\n{text}", rate * 100.0, lines.len());
+    assert!(rate <= 0.02, "CER {rate:.4}:\n{text}");
+    // Reading order: the first and last lines of the page come first and last.
+    assert!(lines[0].text.starts_with("This is a lot of 12 point text"), "{}", lines[0].text);
+    assert!(lines.last().unwrap().text.contains("lazy fox"), "{text}");
+}
+
+#[cfg_attr(target_arch = "wasm32", ignore = "native only: the wasm run keeps to one page")]
+#[test]
+fn eurotext_reads_within_five_percent_cer() {
+    let (text, lines) = read_text(&engine(true), EUROTEXT);
+    let rate = cer(&text, EUROTEXT_TRUTH);
+    #[cfg(not(target_arch = "wasm32"))]
+    println!("eurotext.tif CER {:.2}% ({} lines)\n{text}", rate * 100.0, lines.len());
+    assert!(rate <= 0.05, "CER {rate:.4}:\n{text}");
+    assert_eq!(lines.len(), EUROTEXT_TRUTH.lines().filter(|l| !l.trim().is_empty()).count(), "one line per printed line");
+}
+
+#[cfg_attr(target_arch = "wasm32", ignore = "native only: the wasm run keeps to one page")]
+#[test]
+fn polygons_and_words_follow_the_text() {
+    let (_, lines) = read_text(&engine(false), PHOTOTEST);
+    let image = sightline::decode_image(PHOTOTEST).unwrap();
+    for line in &lines {
+        assert_eq!(line.bounding_polygon.len(), 4);
+        let words: Vec<&str> = line.words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(words.join(" "), line.text, "words rebuild the line");
+        let [tl, tr, br, bl] = [0, 1, 2, 3].map(|i| line.bounding_polygon[i]);
+        // Horizontal text: corners clockwise from the top-left, inside the image.
+        assert!(tl.x < tr.x && bl.x < br.x && tl.y < bl.y && tr.y < br.y, "{line:?}");
+        assert!(br.x < image.width() && br.y < image.height());
+        for pair in line.words.windows(2) {
+            // Words go left to right and do not overlap.
+            assert!(pair[0].bounding_polygon[1].x <= pair[1].bounding_polygon[0].x + 1, "{pair:?}");
+        }
+        for word in &line.words {
+            assert!((0.0..=1.0).contains(&word.confidence));
+            assert!(word.bounding_polygon[0].x >= tl.x && word.bounding_polygon[1].x <= tr.x);
+        }
+    }
+    // "This is a lot of 12 point text to test the" is the first line, its "This" at x ≈ 35,
+    // y ≈ 88 (checked by eye on a drawing of the polygons).
+    let first = &lines[0];
+    let this = first.words.iter().find(|w| w.text == "This").expect("the first word is read");
+    let (x, y) = (this.bounding_polygon[0].x, this.bounding_polygon[0].y);
+    assert!((25..45).contains(&x) && (78..98).contains(&y), "'This' at {x},{y}");
+}
+
+#[cfg_attr(target_arch = "wasm32", ignore = "native only: the wasm run keeps to one page")]
+#[test]
+fn an_upside_down_line_reads_the_right_way_up_with_the_orientation_model() {
+    let image = sightline::decode_image(PHOTOTEST).unwrap().rgb;
+    let (_, lines) = read_text(&engine(false), PHOTOTEST);
+    // Turn the first line's box upside down in place.
+    let polygon = &lines[0].bounding_polygon;
+    let (x0, y0) = (polygon.iter().map(|p| p.x).min().unwrap(), polygon.iter().map(|p| p.y).min().unwrap());
+    let (x1, y1) = (polygon.iter().map(|p| p.x).max().unwrap(), polygon.iter().map(|p| p.y).max().unwrap());
+    let region = image::imageops::crop_imm(&image, x0, y0, x1 - x0 + 1, y1 - y0 + 1).to_image();
+    let mut flipped = image.clone();
+    image::imageops::replace(&mut flipped, &image::imageops::rotate180(&region), x0 as i64, y0 as i64);
+
+    let first_line = |engine: &OcrEngine| {
+        let lines = engine.read(&flipped).unwrap();
+        let top: Vec<String> =
+            lines.iter().filter(|l| l.bounding_polygon.iter().all(|p| p.y <= y1 + 2)).map(|l| l.text.clone()).collect();
+        top.join(" ")
+    };
+    let with = first_line(&engine(true));
+    let without = first_line(&engine(false));
+    #[cfg(not(target_arch = "wasm32"))]
+    println!("upside-down first line: with orientation {with:?}, without {without:?}");
+    assert_eq!(with, lines[0].text);
+    assert_ne!(without, lines[0].text, "the test must need the orientation model");
+}
+
+#[test]
+fn analyze_read_returns_azure_read_result() {
+    let model = SiglipModel::load(ModelFiles {
+        descriptor: include_bytes!("../models/siglip-test-tiny/sightline.json"),
+        vision_model: include_bytes!("../models/siglip-test-tiny/onnx/vision_model_quantized.onnx"),
+        text_model: None,
+        tokenizer: None,
+    })
+    .unwrap();
+    let ocr = engine(false);
+    let options = AnalyzeOptions { features: vec!["read".into()], ..Default::default() };
+    let result = Analyzer { model: Some(&model), tags: None, faces: None, ocr: Some(&ocr) }.analyze(PHOTOTEST, &options).unwrap();
+    let read = result.read_result.expect("readResult");
+    assert_eq!(read.blocks.len(), 1);
+    assert_eq!(read.backend.as_deref(), Some("local"));
+    let content = read.content.unwrap();
+    assert!(content.contains("quick brown dog"), "{content}");
+    assert!(result.tags_result.is_none() && result.embedding.is_none());
+
+    // Without the OCR models the feature is refused with a typed error.
+    let error = Analyzer { model: Some(&model), tags: None, faces: None, ocr: None }.analyze(PHOTOTEST, &options).unwrap_err();
+    assert_eq!(error.code(), "OcrModelNotLoaded");
+}
+
+#[cfg_attr(target_arch = "wasm32", ignore = "native only: the wasm run keeps to one page")]
+#[test]
+fn a_wrong_dictionary_is_refused() {
+    let error = OcrEngine::load(OcrFiles {
+        detector: include_bytes!("../models/ppocr-v5/ppocrv5_det.onnx"),
+        recognizer: include_bytes!("../models/ppocr-v5/ppocrv5_rec.onnx"),
+        dictionary: b"blank\na\nb\n",
+        orientation: None,
+    })
+    .unwrap_err();
+    assert_eq!(error.code(), "ModelInterfaceMismatch", "{error}");
+    let not_onnx = OcrEngine::load(OcrFiles {
+        detector: b"not a model",
+        recognizer: include_bytes!("../models/ppocr-v5/ppocrv5_rec.onnx"),
+        dictionary: include_bytes!("../models/ppocr-v5/ppocr_keys_v5.txt"),
+        orientation: None,
+    })
+    .unwrap_err();
+    assert_eq!(not_onnx.code(), "InvalidModel", "{not_onnx}");
+}

@@ -1,0 +1,599 @@
+//! The remote fallbacks against `tests/mock_azure/server.py`, which speaks Document Intelligence
+//! Read and Face detect v1.2 as Microsoft's published examples do: every scenario the issue
+//! names (slow operations, 429 with Retry-After, 500 then success, 401, a failed operation,
+//! malformed JSON, a hanging connection), through the library and through the CLI; and the retry
+//! policy itself on a virtual clock.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sightline::analyze::Backend;
+use sightline::azure::{ImageAnalysisResult, ImageMetadata};
+use sightline::remote::document_intelligence::read_text;
+use sightline::remote::face::detect_faces;
+use sightline::remote::native::NativeHttpClient;
+use sightline::remote::{
+    analyze_with_services, FaceServiceConfig, HttpClient, HttpRequest, HttpResponse, LocalBoxFuture, ReadServiceConfig,
+    RemoteConfig, RetryPolicy, TransportError,
+};
+use sightline::{AnalyzeOptions, Analyzer, FaceDetector, ModelFiles, SiglipModel, SightlineError};
+
+mod common;
+use common::{model_dir, read, repo, shared, sightline, stderr, stdout_json};
+
+/// The mock's key: distinctive, so a test can prove it never appears in any output.
+const KEY: &str = "sightline-test-key-7f3a9c";
+const WRONG_KEY: &str = "wrong-key-52e1b0";
+
+/// The mock runs as long as this test process: it exits when its stdin (held here) closes,
+/// since a static's destructor never runs.
+struct MockServer {
+    _child: Child,
+    _stdin: std::process::ChildStdin,
+    port: u16,
+}
+
+/// One mock for the whole test binary (tests run in parallel, each with its own scenario token).
+fn mock() -> &'static MockServer {
+    static MOCK: OnceLock<MockServer> = OnceLock::new();
+    MOCK.get_or_init(|| {
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/mock_azure/server.py"))
+            .args(["--port", "0", "--key", KEY, "--exit-with-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the mock server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().strip_prefix("PORT ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("mock said {line:?}"));
+        let stdin = child.stdin.take().unwrap();
+        MockServer { _child: child, _stdin: stdin, port }
+    })
+}
+
+/// The mock's endpoint for `scenario`, with counters of its own (`test` names the caller).
+fn endpoint(scenario: &str, test: &str) -> String {
+    format!("http://127.0.0.1:{}/s/{scenario}~{test}", mock().port)
+}
+
+/// The requests the mock received for one scenario token, in order.
+fn requests(scenario: &str, test: &str) -> Vec<Value> {
+    let token = format!("{scenario}~{test}");
+    let body = ureq::get(format!("http://127.0.0.1:{}/__requests", mock().port)).call().unwrap().body_mut().read_to_string().unwrap();
+    let all: Vec<Value> = serde_json::from_str(&body).unwrap();
+    for request in &all {
+        assert_eq!(request["keyInUrl"], false, "a key was sent in a URL: {request}");
+    }
+    all.into_iter().filter(|r| r["token"] == token.as_str()).collect()
+}
+
+fn load_model() -> SiglipModel {
+    let dir = model_dir();
+    SiglipModel::load(ModelFiles {
+        descriptor: &read(dir.join("sightline.json")),
+        vision_model: &read(dir.join("onnx/vision_model_quantized.onnx")),
+        text_model: None,
+        tokenizer: None,
+    })
+    .unwrap()
+}
+
+fn phototest() -> Vec<u8> {
+    read(shared().join("images/ocr/phototest.tif"))
+}
+
+/// Short enough that failure cases finish fast, long enough for three 1 s polls.
+fn quick_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(400),
+        request_timeout: Duration::from_secs(2),
+        total_timeout: Duration::from_secs(10),
+    }
+}
+
+fn read_config(scenario: &str, test: &str, key: &str, version: &str) -> RemoteConfig {
+    RemoteConfig {
+        read: Some(ReadServiceConfig::new(&endpoint(scenario, test), key, Some(version)).unwrap()),
+        face: None,
+        policy: quick_policy(),
+    }
+}
+
+fn analyze_remote(features: &[&str], image: &[u8], config: &RemoteConfig) -> Result<ImageAnalysisResult, SightlineError> {
+    analyze_remote_with(features, image, config, &NativeHttpClient::new())
+}
+
+fn analyze_remote_with(
+    features: &[&str],
+    image: &[u8],
+    config: &RemoteConfig,
+    http: &NativeHttpClient,
+) -> Result<ImageAnalysisResult, SightlineError> {
+    let model = load_model();
+    let analyzer = Analyzer { model: Some(&model), tags: None, faces: None, ocr: None };
+    let options = AnalyzeOptions { features: features.iter().map(|f| f.to_string()).collect(), ..Default::default() };
+    pollster::block_on(analyze_with_services(&analyzer, image, &options, config, http))
+}
+
+/// The one feature error of a result: (Sightline's code, the service's own code and status).
+fn feature_error(result: &ImageAnalysisResult) -> (String, Option<(u16, String)>) {
+    let errors = result.feature_errors.as_ref().expect("featureErrors is set");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].feature, "read");
+    let service = errors[0].service_error.as_ref().map(|s| (s.status, s.code.clone()));
+    (errors[0].error.innererror.code.clone(), service)
+}
+
+fn rounded(v: &Value) -> u64 {
+    v.as_f64().unwrap().round() as u64
+}
+
+#[test]
+fn read_v4_returns_the_mocks_text_with_its_polygons() {
+    let result = analyze_remote(&["read"], &phototest(), &read_config("ok", "v4", KEY, "2024-11-30")).unwrap();
+    assert!(result.feature_errors.is_none());
+    let read = result.read_result.expect("readResult");
+    assert_eq!(read.backend.as_deref(), Some("azure"));
+    let fixture: Value = serde_json::from_str(
+        &ureq::get(format!("http://127.0.0.1:{}/__fixture/read", mock().port)).call().unwrap().body_mut().read_to_string().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(read.content.as_deref(), fixture["content"].as_str());
+    let page = &fixture["pages"][0];
+    let lines = &read.blocks[0].lines;
+    assert_eq!(lines.len(), page["lines"].as_array().unwrap().len());
+    let mut word_index = 0;
+    for (line, expected) in lines.iter().zip(page["lines"].as_array().unwrap()) {
+        assert_eq!(line.text, expected["content"].as_str().unwrap());
+        let polygon = expected["polygon"].as_array().unwrap();
+        for (i, point) in line.bounding_polygon.iter().enumerate() {
+            assert_eq!((point.x as u64, point.y as u64), (rounded(&polygon[2 * i]), rounded(&polygon[2 * i + 1])), "{}", line.text);
+        }
+        assert_eq!(line.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "), line.text);
+        for word in &line.words {
+            let expected = &page["words"][word_index];
+            assert_eq!(word.text, expected["content"].as_str().unwrap());
+            assert!((word.confidence as f64 - expected["confidence"].as_f64().unwrap()).abs() < 1e-6);
+            assert_eq!(word.bounding_polygon[2].x as u64, rounded(&expected["polygon"][4]));
+            word_index += 1;
+        }
+    }
+    assert_eq!(word_index, page["words"].as_array().unwrap().len(), "every word is in a line");
+    // The text is phototest.tif's.
+    let truth = std::fs::read_to_string(shared().join("images/ocr/phototest.txt")).unwrap();
+    let truth: Vec<&str> = truth.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), truth);
+
+    let log = requests("ok", "v4");
+    assert_eq!(log[0]["method"], "POST");
+    assert_eq!(log[0]["path"], "/documentintelligence/documentModels/prebuilt-read:analyze");
+    assert_eq!(log[0]["query"]["api-version"], "2024-11-30");
+    assert_eq!(log[0]["contentType"], "image/tiff");
+    assert_eq!(log[0]["bodyLength"], phototest().len());
+    assert!(log.iter().all(|r| r["keyHeader"] == "right"), "the key went in the header every time");
+}
+
+#[test]
+fn read_v3_1_uses_the_form_recognizer_path() {
+    let result = analyze_remote(&["read"], &phototest(), &read_config("ok", "v31", KEY, "2023-07-31")).unwrap();
+    assert_eq!(result.read_result.unwrap().blocks[0].lines.len(), 8);
+    let log = requests("ok", "v31");
+    assert_eq!(log[0]["path"], "/formrecognizer/documentModels/prebuilt-read:analyze");
+    assert_eq!(log[0]["query"]["api-version"], "2023-07-31");
+}
+
+/// Seconds between consecutive requests of a log.
+fn gaps(log: &[Value]) -> Vec<f64> {
+    log.windows(2).map(|w| w[1]["time"].as_f64().unwrap() - w[0]["time"].as_f64().unwrap()).collect()
+}
+
+#[test]
+fn throttled_twice_then_success_waits_what_retry_after_asked() {
+    let started = Instant::now();
+    let result = analyze_remote(&["read"], &phototest(), &read_config("throttle-twice", "lib", KEY, "2024-11-30")).unwrap();
+    assert!(result.read_result.is_some() && result.feature_errors.is_none());
+    let log = requests("throttle-twice", "lib");
+    let posts: Vec<Value> = log.iter().filter(|r| r["method"] == "POST").cloned().collect();
+    assert_eq!(posts.len(), 3, "two 429s, then accepted");
+    for gap in gaps(&posts) {
+        assert!(gap >= 0.95, "Retry-After: 1 was honoured (waited {gap:.2} s)");
+        assert!(gap < 1.6, "and not much more (waited {gap:.2} s): the backoff did not replace it");
+    }
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+#[test]
+fn a_500_is_retried_and_then_succeeds() {
+    let result = analyze_remote(&["read"], &phototest(), &read_config("error500-once", "lib", KEY, "2024-11-30")).unwrap();
+    assert!(result.read_result.is_some() && result.feature_errors.is_none());
+    assert_eq!(requests("error500-once", "lib").iter().filter(|r| r["method"] == "POST").count(), 2);
+}
+
+#[test]
+fn slow_operations_are_polled_no_faster_than_once_a_second() {
+    let result = analyze_remote(&["read"], &phototest(), &read_config("slow", "lib", KEY, "2024-11-30")).unwrap();
+    assert!(result.read_result.is_some());
+    let log = requests("slow", "lib");
+    assert_eq!(log.iter().filter(|r| r["method"] == "GET").count(), 4, "three running polls, then succeeded");
+    for gap in gaps(&log) {
+        assert!(gap >= 0.95, "polls at least 1 s apart: {gap:.2}");
+    }
+}
+
+#[test]
+fn a_wrong_key_is_unauthorized_not_retried_and_local_results_stay() {
+    let result = analyze_remote(&["read", "color"], &phototest(), &read_config("ok", "unauthorized", WRONG_KEY, "2024-11-30")).unwrap();
+    assert_eq!(feature_error(&result), ("RemoteUnauthorized".into(), Some((401, "401".into()))));
+    assert!(result.color.is_some(), "the local feature's result is kept");
+    assert!(result.read_result.is_none());
+    assert_eq!(requests("ok", "unauthorized").len(), 1, "401 is not retried");
+    let message = &result.feature_errors.unwrap()[0].error.message;
+    assert!(message.contains("Access denied") && !message.contains(WRONG_KEY), "{message}");
+}
+
+#[test]
+fn client_errors_surface_azures_code_and_are_not_retried() {
+    let result = analyze_remote(&["read"], &phototest(), &read_config("bad-request", "lib", KEY, "2024-11-30")).unwrap();
+    assert_eq!(feature_error(&result), ("RemoteServiceError".into(), Some((400, "InvalidContent".into()))));
+    assert_eq!(requests("bad-request", "lib").len(), 1);
+    let result = analyze_remote(&["read"], &phototest(), &read_config("not-found", "lib", KEY, "2024-11-30")).unwrap();
+    assert_eq!(feature_error(&result), ("RemoteServiceError".into(), Some((404, "404".into()))));
+    assert_eq!(requests("not-found", "lib").len(), 1);
+}
+
+#[test]
+fn throttling_that_never_ends_is_its_own_error() {
+    let result = analyze_remote(&["read"], &phototest(), &read_config("throttle-always", "lib", KEY, "2024-11-30")).unwrap();
+    assert_eq!(feature_error(&result).0, "RemoteThrottled");
+    assert_eq!(requests("throttle-always", "lib").len(), 4, "max_attempts");
+}
+
+#[test]
+fn a_failed_operation_says_why() {
+    let result = analyze_remote(&["read"], &phototest(), &read_config("failed", "lib", KEY, "2024-11-30")).unwrap();
+    assert_eq!(feature_error(&result).0, "RemoteOperationFailed");
+    let message = &result.feature_errors.unwrap()[0].error.message;
+    assert!(message.contains("InvalidContent") && message.contains("corrupted"), "{message}");
+}
+
+#[test]
+fn malformed_json_is_its_own_error() {
+    let result = analyze_remote(&["read"], &phototest(), &read_config("malformed", "lib", KEY, "2024-11-30")).unwrap();
+    assert_eq!(feature_error(&result).0, "RemoteMalformedResponse");
+    let result = analyze_remote(&["read"], &phototest(), &read_config("no-location", "lib", KEY, "2024-11-30")).unwrap();
+    assert_eq!(feature_error(&result).0, "RemoteMalformedResponse");
+    assert!(result.feature_errors.unwrap()[0].error.message.contains("Access-Control-Expose-Headers"));
+}
+
+#[test]
+fn a_hanging_connection_times_out() {
+    let mut config = read_config("hang", "lib", KEY, "2024-11-30");
+    config.policy.request_timeout = Duration::from_secs(1);
+    config.policy.total_timeout = Duration::from_secs(3);
+    let started = Instant::now();
+    let result = analyze_remote(&["read"], &phototest(), &config).unwrap();
+    assert_eq!(feature_error(&result).0, "RemoteTimeout");
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+}
+
+#[test]
+fn an_operation_that_never_finishes_times_out() {
+    let mut config = read_config("stuck", "lib", KEY, "2024-11-30");
+    config.policy.total_timeout = Duration::from_millis(3500);
+    let result = analyze_remote(&["read"], &phototest(), &config).unwrap();
+    assert_eq!(feature_error(&result).0, "RemoteTimeout");
+    assert!(result.feature_errors.unwrap()[0].error.message.contains("waiting for the analysis"));
+}
+
+#[test]
+fn an_unreachable_endpoint_is_a_network_error() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = RemoteConfig {
+        read: Some(ReadServiceConfig::new(&format!("http://127.0.0.1:{port}"), KEY, None).unwrap()),
+        face: None,
+        policy: quick_policy(),
+    };
+    let result = analyze_remote(&["read"], &phototest(), &config).unwrap();
+    assert_eq!(feature_error(&result).0, "RemoteNetwork");
+}
+
+#[test]
+fn cancellation_stops_the_call() {
+    let http = NativeHttpClient::new();
+    let flag = http.cancel_flag();
+    let canceler = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        flag.store(true, Ordering::Relaxed);
+    });
+    let started = Instant::now();
+    let outcome = analyze_remote_with(&["read"], &phototest(), &read_config("stuck", "cancel", KEY, "2024-11-30"), &http);
+    canceler.join().unwrap();
+    assert_eq!(outcome.unwrap_err().code(), "RemoteCanceled");
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+fn face_config(scenario: &str, test: &str, landmarks: bool, attributes: &[&str]) -> RemoteConfig {
+    let attributes: Vec<String> = attributes.iter().map(|a| a.to_string()).collect();
+    RemoteConfig {
+        read: None,
+        face: Some(FaceServiceConfig::new(&endpoint(scenario, test), KEY, landmarks, &attributes).unwrap()),
+        policy: quick_policy(),
+    }
+}
+
+#[test]
+fn faces_come_from_the_face_api_with_the_detail_asked_for() {
+    let image = read(shared().join("images/faces/obama.jpg"));
+    let result = analyze_remote(&["people"], &image, &face_config("ok", "face", true, &["headPose", "mask"])).unwrap();
+    assert!(result.feature_errors.is_none(), "{:?}", result.feature_errors);
+    let people = result.people_result.unwrap();
+    assert_eq!(people.values.len(), 1);
+    let b = people.values[0].bounding_box;
+    assert_eq!((b.x, b.y, b.w, b.h), (394, 54, 78, 78));
+    let face = &result.faces.unwrap()[0];
+    assert_eq!(face.face_landmarks.as_ref().unwrap().len(), 27);
+    assert_eq!(face.face_attributes.as_ref().unwrap().keys().collect::<Vec<_>>(), ["headPose", "mask"]);
+    assert!(face.landmarks.is_some(), "the five 3.2 landmarks come from the Face API's");
+    let log = requests("ok", "face");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["query"]["returnFaceId"], "false");
+    assert_eq!(log[0]["query"]["detectionModel"], "detection_03");
+    assert_eq!(log[0]["query"]["returnFaceLandmarks"], "true");
+    assert_eq!(log[0]["contentType"], "application/octet-stream");
+}
+
+#[test]
+fn face_errors_keep_the_local_results() {
+    let image = read(shared().join("images/faces/obama.jpg"));
+    let result = analyze_remote(&["people", "color"], &image, &face_config("malformed", "face", false, &[])).unwrap();
+    assert!(result.color.is_some());
+    let errors = result.feature_errors.unwrap();
+    assert_eq!((errors[0].feature.as_str(), errors[0].error.innererror.code.as_str()), ("people", "RemoteMalformedResponse"));
+    let result = analyze_remote(&["people"], &image, &face_config("throttle-twice", "face", false, &[])).unwrap();
+    assert!(result.feature_errors.is_none() && result.people_result.is_some());
+}
+
+#[test]
+fn local_people_need_no_service_and_backends_choose() {
+    let model = load_model();
+    // scripts/setup installs YuNet with the test model.
+    let detector = FaceDetector::load(&read(repo().join("models/yunet/face_detection_yunet_2026may.onnx"))).unwrap();
+    let analyzer = Analyzer { model: Some(&model), tags: None, faces: Some(&detector), ocr: None };
+    let image = read(shared().join("images/faces/obama.jpg"));
+    let config = face_config("ok", "local", false, &[]);
+    let options = AnalyzeOptions { features: vec!["people".into()], people_backend: Some(Backend::Local), ..Default::default() };
+    let result = pollster::block_on(analyze_with_services(&analyzer, &image, &options, &config, &NativeHttpClient::new())).unwrap();
+    assert!(result.faces.unwrap()[0].score.is_some(), "YuNet's faces have scores");
+    assert!(requests("ok", "local").is_empty(), "peopleBackend local sent nothing");
+}
+
+// ---- the retry policy on a virtual clock ---------------------------------------------------------
+
+/// Answers from a script; sleeping advances a virtual clock instead of waiting.
+struct ScriptedHttp {
+    answers: RefCell<VecDeque<Result<HttpResponse, TransportError>>>,
+    clock: Cell<Duration>,
+    sent: RefCell<Vec<(Duration, String)>>,
+    slept: RefCell<Vec<Duration>>,
+}
+
+impl ScriptedHttp {
+    fn new(answers: Vec<Result<HttpResponse, TransportError>>) -> Self {
+        ScriptedHttp { answers: RefCell::new(answers.into()), clock: Cell::new(Duration::ZERO), sent: RefCell::default(), slept: RefCell::default() }
+    }
+}
+
+impl HttpClient for ScriptedHttp {
+    fn send(&self, request: HttpRequest) -> LocalBoxFuture<'_, Result<HttpResponse, TransportError>> {
+        self.sent.borrow_mut().push((self.clock.get(), request.url.clone()));
+        let answer = self.answers.borrow_mut().pop_front().expect("the script has an answer for every request");
+        if answer == Err(TransportError::Timeout) {
+            self.clock.set(self.clock.get() + request.timeout);
+        }
+        Box::pin(async move { answer })
+    }
+    fn sleep(&self, duration: Duration) -> LocalBoxFuture<'_, ()> {
+        self.slept.borrow_mut().push(duration);
+        self.clock.set(self.clock.get() + duration);
+        Box::pin(async {})
+    }
+    fn now(&self) -> Duration {
+        self.clock.get()
+    }
+    fn jitter(&self) -> f64 {
+        0.5
+    }
+    fn is_canceled(&self) -> bool {
+        false
+    }
+}
+
+fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<HttpResponse, TransportError> {
+    Ok(HttpResponse {
+        status,
+        headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        body: body.as_bytes().to_vec(),
+    })
+}
+
+const FACES: &str = r#"[{"faceRectangle": {"top": 1, "left": 2, "width": 30, "height": 40}}]"#;
+
+fn detect(http: &ScriptedHttp, policy: &RetryPolicy) -> Result<usize, SightlineError> {
+    let config = FaceServiceConfig::new("https://face.example", "k", false, &[]).unwrap();
+    let size = ImageMetadata { width: 100, height: 100 };
+    pollster::block_on(detect_faces(http, &config, policy, Rc::from(&b"image"[..]), size)).map(|d| d.faces.len())
+}
+
+#[test]
+fn retry_after_is_waited_exactly_and_backoff_is_capped_with_jitter() {
+    let http = ScriptedHttp::new(vec![
+        answer(429, &[("Retry-After", "7")], ""),
+        answer(503, &[], ""),
+        answer(503, &[], ""),
+        answer(200, &[], FACES),
+    ]);
+    let policy = RetryPolicy { base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(3), ..RetryPolicy::default() };
+    assert_eq!(detect(&http, &policy).unwrap(), 1);
+    // 7 s as asked; then the backoffs of retries 2 and 3, 2 s and 4 s capped to 3 s, each ¾ of
+    // itself at jitter 0.5.
+    assert_eq!(*http.slept.borrow(), [Duration::from_secs(7), Duration::from_millis(1500), Duration::from_millis(2250)]);
+}
+
+#[test]
+fn a_retry_after_beyond_the_deadline_fails_at_once() {
+    let http = ScriptedHttp::new(vec![answer(429, &[("Retry-After", "600")], "")]);
+    assert_eq!(detect(&http, &RetryPolicy::default()).unwrap_err().code(), "RemoteThrottled");
+    assert!(http.slept.borrow().is_empty(), "did not sleep past the deadline");
+}
+
+#[test]
+fn timeouts_and_network_errors_are_retried_then_typed() {
+    let policy = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
+    let http = ScriptedHttp::new(vec![Err(TransportError::Timeout), Err(TransportError::Timeout)]);
+    assert_eq!(detect(&http, &policy).unwrap_err().code(), "RemoteTimeout");
+    let http = ScriptedHttp::new(vec![Err(TransportError::Network("refused".into())), Err(TransportError::Network("refused".into()))]);
+    let error = detect(&http, &policy).unwrap_err();
+    assert_eq!(error.code(), "RemoteNetwork");
+    assert!(error.to_string().contains("refused"));
+    let http = ScriptedHttp::new(vec![Err(TransportError::Network("reset".into())), answer(200, &[], FACES)]);
+    assert_eq!(detect(&http, &policy).unwrap(), 1);
+    let http = ScriptedHttp::new(vec![Err(TransportError::Canceled)]);
+    assert_eq!(detect(&http, &policy).unwrap_err().code(), "RemoteCanceled");
+}
+
+#[test]
+fn polls_follow_retry_after_but_never_faster_than_a_second() {
+    let location = "https://di.example/documentintelligence/documentModels/prebuilt-read/analyzeResults/1?api-version=2024-11-30";
+    let succeeded = r#"{"status": "succeeded", "analyzeResult": {"content": "", "pages": []}}"#;
+    let http = ScriptedHttp::new(vec![
+        answer(202, &[("Operation-Location", location), ("Retry-After", "0")], ""),
+        answer(200, &[("Retry-After", "3")], r#"{"status": "running"}"#),
+        answer(200, &[], r#"{"status": "notStarted"}"#),
+        answer(200, &[], succeeded),
+    ]);
+    let config = ReadServiceConfig::new("https://di.example", "k", None).unwrap();
+    let size = ImageMetadata { width: 100, height: 100 };
+    let read = pollster::block_on(read_text(&http, &config, &RetryPolicy::default(), Rc::from(&b"x"[..]), "image/png", size)).unwrap();
+    assert!(read.blocks.is_empty());
+    assert_eq!(*http.slept.borrow(), [Duration::from_secs(1), Duration::from_secs(3), Duration::from_secs(1)]);
+    assert_eq!(http.sent.borrow()[1].1, location);
+}
+
+#[test]
+fn the_key_is_never_sent_to_another_origin() {
+    let http = ScriptedHttp::new(vec![answer(202, &[("Operation-Location", "https://evil.example/steal")], "")]);
+    let config = ReadServiceConfig::new("https://di.example", "k", None).unwrap();
+    let size = ImageMetadata { width: 100, height: 100 };
+    let error = pollster::block_on(read_text(&http, &config, &RetryPolicy::default(), Rc::from(&b"x"[..]), "image/png", size)).unwrap_err();
+    assert_eq!(error.code(), "RemoteMalformedResponse");
+    assert_eq!(http.sent.borrow().len(), 1, "no poll went out");
+}
+
+// ---- the CLI --------------------------------------------------------------------------------------
+
+/// `sightline analyze phototest.tif --model TINY ARGS…`, checking no key was printed.
+fn cli(args: &[&str]) -> std::process::Output {
+    let model = model_dir().display().to_string();
+    cli_without_model(&[&["--model", model.as_str()][..], args].concat())
+}
+
+/// `sightline analyze phototest.tif ARGS…` (no SigLIP model needed for remote read and people).
+fn cli_without_model(args: &[&str]) -> std::process::Output {
+    let image = shared().join("images/ocr/phototest.tif").display().to_string();
+    let output = sightline(&[&["analyze", image.as_str()][..], args].concat());
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+    assert!(!printed.contains(KEY) && !printed.contains(WRONG_KEY), "a key was printed:\n{printed}");
+    output
+}
+
+#[test]
+fn cli_reads_text_through_the_mock_and_waits_for_throttling() {
+    let url = endpoint("throttle-twice", "cli");
+    let started = Instant::now();
+    // Exactly the issue's command, without --model.
+    let out = cli_without_model(&["--features", "read", "--read-endpoint", &url, "--read-key", KEY, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(started.elapsed() >= Duration::from_secs(2), "two Retry-After: 1 were waited");
+    let json = stdout_json(&out);
+    assert_eq!(json["readResult"]["blocks"][0]["lines"][0]["text"], "This is a lot of 12 point text to test the");
+    assert_eq!(json["readResult"]["blocks"][0]["lines"][0]["boundingPolygon"][1], serde_json::json!({"x": 571, "y": 38}));
+    assert_eq!(json["readResult"]["backend"], "azure");
+}
+
+#[test]
+fn cli_takes_the_key_from_the_environment_and_reports_each_error_distinctly() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["analyze", &shared().join("images/ocr/phototest.tif").display().to_string(), "--model", &model_dir().display().to_string()])
+        .args(["--features", "read", "--read-endpoint", &endpoint("ok", "cli-env"), "--json"])
+        .env("SIGHTLINE_READ_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let cases = [
+        ("ok", WRONG_KEY, "RemoteUnauthorized"),
+        ("bad-request", KEY, "RemoteServiceError"),
+        ("throttle-always", KEY, "RemoteThrottled"),
+        ("failed", KEY, "RemoteOperationFailed"),
+        ("malformed", KEY, "RemoteMalformedResponse"),
+        ("hang", KEY, "RemoteTimeout"),
+    ];
+    for (scenario, key, code) in cases {
+        let url = endpoint(scenario, "cli-errors");
+        let out = cli(&["--features", "read,color", "--read-endpoint", &url, "--read-key", key, "--remote-timeout", "4", "--json"]);
+        assert_eq!(out.status.code(), Some(1), "{scenario}: exit 1 when a feature failed");
+        let json = stdout_json(&out);
+        assert!(json["color"].is_object(), "{scenario}: the local result is printed");
+        assert_eq!(json["featureErrors"][0]["error"]["innererror"]["code"], code, "{scenario}");
+        assert!(stderr(&out).contains(": read: ") && stderr(&out).contains(&format!("[{code}]")), "{scenario}: {}", stderr(&out));
+    }
+    let out = cli(&["--features", "read", "--read-endpoint", "http://127.0.0.1:9", "--read-key", KEY, "--remote-timeout", "3"]);
+    assert!(stderr(&out).contains("[RemoteNetwork]"), "{}", stderr(&out));
+    let out = cli(&["--features", "read", "--read-endpoint", "127.0.0.1:9", "--read-key", KEY]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("[RemoteInvalidEndpoint]"), "{}", stderr(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["analyze", "x.png", "--model", "m", "--features", "read", "--read-endpoint", "https://x.example"])
+        .env_remove("SIGHTLINE_READ_KEY")
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("SIGHTLINE_READ_KEY"), "{}", stderr(&out));
+}
+
+#[test]
+fn cli_asks_the_face_api_for_landmarks_and_attributes() {
+    let out = sightline(&[
+        "analyze",
+        &shared().join("images/faces/obama.jpg").display().to_string(),
+        "--model",
+        &model_dir().display().to_string(),
+        "--features",
+        "people",
+        "--face-endpoint",
+        &endpoint("ok", "cli-face"),
+        "--face-key",
+        KEY,
+        "--face-landmarks",
+        "--face-attributes",
+        "headPose,blur",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = stdout_json(&out);
+    assert_eq!(json["peopleResult"]["values"][0]["boundingBox"], serde_json::json!({"x": 394, "y": 54, "w": 78, "h": 78}));
+    assert!(json["faces"][0]["faceLandmarks"]["pupilLeft"].is_object());
+    assert!(json["faces"][0]["faceAttributes"]["blur"].is_object());
+    assert_eq!(requests("ok", "cli-face")[0]["query"]["returnFaceAttributes"], "headPose,blur");
+}
