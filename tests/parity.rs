@@ -390,7 +390,8 @@ mod js_api {
     }
 
     #[test]
-    fn analyze_returns_azure_shapes_and_errors() {
+    async fn analyze_returns_azure_shapes_and_errors() {
+        use wasm_bindgen_futures::JsFuture;
         let mut model = model();
         let core = sightline::SiglipModel::load(sightline::ModelFiles {
             descriptor: DESCRIPTOR,
@@ -404,14 +405,15 @@ mod js_api {
         assert_eq!(model.load_tags(&tags.to_bytes()).unwrap(), 2);
 
         let options = js_sys::JSON::parse(r#"{"features": ["tags", "smartCrops"], "tagThreshold": 0, "smartcropsAspectRatios": [1.5]}"#).unwrap();
-        let result = model.analyze(lookup(IMAGES, "../shared/images/photos/chelsea.png"), options).unwrap();
+        // analyze returns a Promise (remote features run over fetch).
+        let result = JsFuture::from(model.analyze(lookup(IMAGES, "../shared/images/photos/chelsea.png"), options, None)).await.unwrap();
         let json: serde_json::Value = serde_json::from_str(&js_sys::JSON::stringify(&result).unwrap().as_string().unwrap()).unwrap();
         assert_eq!(json["metadata"], serde_json::json!({ "width": 451, "height": 300 }));
         assert_eq!(json["tagsResult"]["values"].as_array().unwrap().len(), 2);
         assert_eq!(json["smartCropsResult"]["values"][0]["aspectRatio"], 1.5);
 
         let bad = js_sys::JSON::parse(r#"{"features": ["caption"]}"#).unwrap();
-        let error = model.analyze(lookup(IMAGES, "../shared/images/photos/chelsea.png"), bad).unwrap_err();
+        let error = JsFuture::from(model.analyze(lookup(IMAGES, "../shared/images/photos/chelsea.png"), bad, None)).await.unwrap_err();
         assert_eq!(code_of(error.clone()), "NotSupportedVisualFeature");
         let azure = Reflect::get(&error, &"azure".into()).unwrap();
         let azure = js_sys::JSON::stringify(&azure).unwrap().as_string().unwrap();
