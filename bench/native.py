@@ -86,15 +86,21 @@ def main():
         pooled = session.run(["pooler_output"], {"pixel_values": pixels})[0][0]
         return (time.perf_counter() - start) * 1e3, pooled
 
-    # The f32-weights engine: the same files, the descriptor's run option switched on.
-    f32_dir = tempfile.mkdtemp(prefix="sightline-bench-f32-")
-    os.makedirs(os.path.join(f32_dir, os.path.dirname(descriptor["vision_model"])), exist_ok=True)
-    os.symlink(os.path.abspath(f"{args.model_dir}/{descriptor['vision_model']}"), os.path.join(f32_dir, descriptor["vision_model"]))
-    with open(os.path.join(f32_dir, "sightline.json"), "w") as f:
-        json.dump({**descriptor, "dequantize_weights": True}, f)
+    # The two tract engines: the same file, the descriptor's run option set explicitly each way
+    # (absent, native builds dequantise: DEQUANTIZE_BY_DEFAULT in src/descriptor.rs).
+    folders = []
 
-    engines = {"sightline": SightlineProcess(args.sightline, args.model_dir)}
-    engines["sightline-f32-weights"] = SightlineProcess(args.sightline, f32_dir)
+    def variant(dequantize):
+        folder = tempfile.mkdtemp(prefix=f"sightline-bench-{'f32' if dequantize else 'int8'}-")
+        os.makedirs(os.path.join(folder, os.path.dirname(descriptor["vision_model"])), exist_ok=True)
+        os.symlink(os.path.abspath(f"{args.model_dir}/{descriptor['vision_model']}"), os.path.join(folder, descriptor["vision_model"]))
+        with open(os.path.join(folder, "sightline.json"), "w") as f:
+            json.dump({**descriptor, "dequantize_weights": dequantize}, f)
+        folders.append(folder)
+        return folder
+
+    engines = {"sightline": SightlineProcess(args.sightline, variant(False))}
+    engines["sightline-f32-weights"] = SightlineProcess(args.sightline, variant(True))
     samples = {name: [] for name in [*engines, "ort"]}
     try:
         for i in range(args.warmup + args.runs):
@@ -112,7 +118,8 @@ def main():
     finally:
         for engine in engines.values():
             engine.close()
-        shutil.rmtree(f32_dir, ignore_errors=True)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
     cosine = {
         name: float(np.dot(v, pooled) / (np.linalg.norm(v) * np.linalg.norm(pooled))) for name, v in ours.items()
     }

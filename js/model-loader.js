@@ -3,8 +3,11 @@
 // Everything here works in a window or a worker and knows nothing about SigLIP: it turns a
 // manifest entry (models/manifest.json's shape) or a caller's own URLs into file specs, then
 // fetches each spec with progress, checks its sha256 against the manifest before use, and keeps
-// it in Cache Storage so the next visit starts without downloading. www/worker.js has the same
-// logic inline; it could import `fetchVerified` and `manifestFiles` from here instead.
+// it in Cache Storage so the next visit starts without downloading. It also reads model folders
+// at any URL (a folder laid out like models/<name>/, or a Hugging Face repository): files the
+// manifest knows by path and size are checked against its sha256, the others are reported with
+// their own sha256 as unverified. The page in www/ imports this very file (scripts/build-web
+// copies it to www/lib/), so the package and the page share one loader.
 
 import { SightlineError, ErrorCodes } from "./errors.js";
 
@@ -91,20 +94,109 @@ export function specFromUrl(model, role, value) {
   return { model, file: new URL(url).pathname.split("/").pop() || role, role, urls: [url], sha256, size };
 }
 
-async function fetchFirst(spec, signal) {
+// ---- Model folders at any URL ------------------------------------------------------------------
+
+/**
+ * @typedef {object} KnownFile a manifest file, for checking a file of a folder given by URL
+ * @property {string} model manifest entry name
+ * @property {string} path  path inside the model folder
+ * @property {number|null} size
+ * @property {string} sha256
+ */
+
+/** Every manifest file that has a sha256, as KnownFile: what a folder's files are checked against. */
+export function manifestFileList(manifest) {
+  const list = [];
+  for (const [model, entry] of Object.entries(manifest?.models ?? {})) {
+    for (const f of entry.files ?? []) if (f.sha256) list.push({ model, path: f.path, size: f.size ?? null, sha256: f.sha256 });
+  }
+  return list;
+}
+
+const HUGGING_FACE_HOSTS = new Set(["huggingface.co", "www.huggingface.co", "hf.co"]);
+const invalidUrl = (message) => new SightlineError(ErrorCodes.InvalidOptions, message);
+
+/**
+ * The URL of a model folder (ending in "/") from what a user typed: a folder laid out like
+ * models/<name>/ (`…/sightline.json` is taken as its folder), or a Hugging Face repository
+ * (`https://huggingface.co/OWNER/REPO`, optionally `/tree/REVISION/FOLDER`), whose files are then
+ * read from `…/resolve/REVISION/`. Query and fragment are dropped; a URL with a user name or
+ * password is refused (fetch cannot send it, and it must not be stored). Relative URLs resolve
+ * against `base`.
+ * @returns {{url: string, name: string, huggingFace: {repo: string, revision: string} | null}}
+ */
+export function modelFolderUrl(input, base) {
+  let text = String(input ?? "").trim();
+  if (!text) throw invalidUrl("give the URL of a model folder or of a Hugging Face repository");
+  if (/^(www\.)?(huggingface\.co|hf\.co)\//i.test(text)) text = `https://${text}`;
+  let url;
+  try {
+    url = new URL(text, base);
+  } catch {
+    throw invalidUrl(`"${text}" is not a URL`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw invalidUrl(`${url.protocol} URLs cannot be loaded: give an http(s) URL`);
+  if (url.username || url.password) {
+    throw invalidUrl("the URL carries a user name or password: give the folder's URL without credentials");
+  }
+  url.search = "";
+  url.hash = "";
+  if (HUGGING_FACE_HOSTS.has(url.hostname.toLowerCase())) {
+    url.hostname = "huggingface.co";
+    const parts = url.pathname.split("/").filter(Boolean);
+    const prefix = parts[0] === "datasets" || parts[0] === "spaces" ? [parts.shift()] : [];
+    const [owner, repo, mode, revision = "main", ...rest] = parts;
+    const shape = "a Hugging Face URL names a repository: https://huggingface.co/OWNER/REPO (optionally /tree/REVISION/FOLDER)";
+    if (!owner || !repo || (mode && !["tree", "resolve", "blob"].includes(mode))) throw invalidUrl(`${text}: ${shape}`);
+    if (mode === "blob" || rest.at(-1) === "sightline.json") rest.pop(); // a file's page: its folder
+    url.pathname = `/${[...prefix, owner, repo, "resolve", revision, ...rest].join("/")}/`;
+    return { url: url.href, name: decodeURIComponent(repo), huggingFace: { repo: `${owner}/${repo}`, revision: decodeURIComponent(revision) } };
+  }
+  if (url.pathname.endsWith("/sightline.json")) url.pathname = url.pathname.slice(0, -"sightline.json".length);
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  const name = decodeURIComponent(url.pathname.split("/").filter(Boolean).pop() ?? url.hostname);
+  return { url: url.href, name, huggingFace: null };
+}
+
+/**
+ * The spec of the file at `path` inside the folder `folderUrl` (from modelFolderUrl). It has no
+ * sha256 of its own: fetchModelFile checks it against `known` (manifestFileList) by path and size.
+ */
+export function folderFileSpec(folderUrl, path, { model, role, known = [] }) {
+  const inside = typeof path === "string" && path && !path.startsWith("/") && !/^[a-z][a-z0-9+.-]*:/i.test(path);
+  const url = inside ? new URL(path, folderUrl).href : "";
+  if (!url.startsWith(folderUrl)) {
+    throw new SightlineError(ErrorCodes.InvalidManifest, `the ${role} file ${JSON.stringify(path)} is not a path inside the model folder ${folderUrl}`);
+  }
+  return { model, file: path, role, urls: [url], sha256: null, size: null, known };
+}
+
+// ---- Fetching ----------------------------------------------------------------------------------
+
+const crossOrigin = (url) => typeof location !== "undefined" && new URL(url).origin !== location.origin;
+
+async function fetchFirst(spec, signal, refresh) {
   const failures = [];
+  let status = null;
   for (const url of spec.urls) {
     try {
-      const response = await fetch(url, { signal });
+      // refresh: revalidate with the server rather than trust the HTTP cache.
+      const response = await fetch(url, { signal, cache: refresh ? "no-cache" : "default" });
       if (response.ok) return response;
+      status = response.status;
       failures.push(`HTTP ${response.status} from ${url}`);
     } catch (error) {
       if (error?.name === "AbortError") throw error;
-      failures.push(`${error.message} (${url})`);
+      status = null;
+      // Browsers say only "Failed to fetch" for a refused CORS request, an unknown host or a dead server.
+      const hint = crossOrigin(url) ? ": unreachable, or its server does not allow cross-origin requests (CORS)" : "";
+      failures.push(`${error.message} (${url}${hint})`);
     }
   }
   const tried = failures.length ? failures.join("; ") : "no URL to fetch it from (give modelBaseUrl, or a manifest with URLs)";
-  throw new SightlineError(ErrorCodes.DownloadFailed, `${spec.model}/${spec.file}: ${tried}`);
+  const error = new SightlineError(ErrorCodes.DownloadFailed, `${spec.model}/${spec.file}: ${tried}`);
+  if (status !== null) error.status = status; // the last URL's HTTP status (404: there is no such file)
+  throw error;
 }
 
 async function readWithProgress(response, spec, report) {
@@ -134,41 +226,79 @@ async function readWithProgress(response, spec, report) {
 }
 
 /**
- * The bytes of one file: from Cache Storage when a cached copy still matches the sha256, else
- * downloaded (first URL that answers), verified, then cached. A file failing its sha256 is never
- * used or cached.
- * @param {FileSpec} spec
- * @param {{cache?: boolean, onProgress?: (p: object) => void, signal?: AbortSignal}} [options]
+ * What the digest of `size` bytes hashing to `sha256` says about them: `ok` false when they must
+ * not be used (the manifest expects other bytes), `verified` when a digest vouches for them, and
+ * `matched`, the manifest file they are (for a folder file checked against `spec.known`).
  */
-export async function fetchVerified(spec, { cache = true, onProgress, signal } = {}) {
+function checkDigest(spec, size, sha256) {
+  if (spec.sha256) return spec.sha256 === sha256 ? { ok: true, verified: true, matched: null } : { ok: false, expected: spec.sha256, against: null };
+  const known = spec.known ?? [];
+  const samePlace = known.filter((k) => k.path === spec.file && k.size === size);
+  if (samePlace.length) {
+    const hit = samePlace.find((k) => k.sha256 === sha256);
+    if (hit) return { ok: true, verified: true, matched: hit };
+    return { ok: false, expected: samePlace[0].sha256, against: `${samePlace[0].model}/${samePlace[0].path}` };
+  }
+  // Another path, or another size: not the manifest's file, unless its content is.
+  const same = sha256 ? known.find((k) => k.sha256 === sha256) : null;
+  return { ok: true, verified: Boolean(same), matched: same ?? null };
+}
+
+/**
+ * One file's bytes and what is known of them: `{bytes, sha256, verified, matched, fromCache, url}`.
+ * From Cache Storage when a cached copy still passes its check, else downloaded (first URL that
+ * answers), checked, then cached. A file is checked against the spec's sha256, or else, for a
+ * file of a folder given by URL, against the manifest file of the same path and size in
+ * `spec.known` (another path or size: unverified, unless its sha256 is a manifest file's). A file
+ * failing its check is never used or cached. `verified` is false for a file no digest vouches
+ * for; its `sha256` is computed all the same (unless `digest` is false), so it can be shown.
+ * `refresh` ignores the cached copy of such an unverified file: it may have changed at its URL.
+ * @param {FileSpec & {known?: KnownFile[]}} spec
+ * @param {{cache?: boolean, refresh?: boolean, digest?: boolean, onProgress?: (p: object) => void, signal?: AbortSignal}} [options]
+ */
+export async function fetchModelFile(spec, { cache = true, refresh = false, digest = true, onProgress, signal } = {}) {
   const report = (loaded, total, fromCache) =>
     onProgress?.({ model: spec.model, file: spec.file, role: spec.role, loaded, total, fromCache });
   const key = spec.urls[0];
+  const hashed = digest || spec.sha256 || spec.known?.length;
+  const hash = async (bytes) => (hashed ? sha256Hex(bytes) : null);
   // Cache Storage is missing on insecure origins (http other than localhost) and in some private modes.
   const store = cache && key && typeof caches !== "undefined" ? await caches.open(CACHE_NAME).catch(() => null) : null;
   if (store) {
     const cached = await store.match(key);
     if (cached) {
       const bytes = new Uint8Array(await cached.arrayBuffer());
-      if (!spec.sha256 || (await sha256Hex(bytes)) === spec.sha256) {
+      const sha256 = await hash(bytes);
+      const check = checkDigest(spec, bytes.length, sha256);
+      if (check.ok && (check.verified || !refresh)) {
         report(bytes.length, bytes.length, true);
-        return bytes;
+        return { bytes, sha256, verified: check.verified, matched: check.matched, fromCache: true, url: key };
       }
-      await store.delete(key);
+      if (!check.ok) await store.delete(key);
     }
   }
-  const response = await fetchFirst(spec, signal);
+  const response = await fetchFirst(spec, signal, refresh);
   const bytes = await readWithProgress(response, spec, report);
-  if (spec.sha256) {
-    const actual = await sha256Hex(bytes);
-    if (actual !== spec.sha256) {
-      throw new SightlineError(
-        ErrorCodes.ChecksumMismatch,
-        `${spec.model}/${spec.file}: sha256 ${actual.slice(0, 12)}… does not match the manifest's ${spec.sha256.slice(0, 12)}…; the file was not used or cached`,
-      );
-    }
+  const sha256 = await hash(bytes);
+  const check = checkDigest(spec, bytes.length, sha256);
+  if (!check.ok) {
+    throw new SightlineError(
+      ErrorCodes.ChecksumMismatch,
+      `${spec.model}/${spec.file}: sha256 ${sha256.slice(0, 12)}… does not match the manifest's ${check.expected.slice(0, 12)}…${check.against ? ` (${check.against})` : ""}; the file was not used or cached`,
+    );
   }
   report(bytes.length, bytes.length, false);
   if (store) await store.put(key, new Response(bytes)).catch(() => {}); // a full quota must not fail the load
-  return bytes;
+  return { bytes, sha256, verified: check.verified, matched: check.matched, fromCache: false, url: key };
+}
+
+/**
+ * The bytes of one file: from Cache Storage when a cached copy still matches the sha256, else
+ * downloaded (first URL that answers), verified, then cached. A file failing its sha256 is never
+ * used or cached.
+ * @param {FileSpec} spec
+ * @param {{cache?: boolean, onProgress?: (p: object) => void, signal?: AbortSignal}} [options]
+ */
+export async function fetchVerified(spec, options = {}) {
+  return (await fetchModelFile(spec, { ...options, digest: false })).bytes;
 }

@@ -49,13 +49,26 @@ pub struct ModelDescriptor {
     pub logit_bias: f32,
 
     /// How to run, not a fact of the model: dequantise the weights of dynamically quantised
-    /// matrix products to f32 once at load (src/dequantize.rs). Faster in WebAssembly, 4× the
-    /// weight memory, results nearer the fp32 model than onnxruntime's int8 ones. Off by default.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub dequantize_weights: bool,
+    /// matrix products to f32 once at load (src/dequantize.rs). 4× the weight memory, results
+    /// nearer the fp32 model than onnxruntime's int8 ones (cosine ≥ 0.9999 to both on the test
+    /// models). Absent: [`DEQUANTIZE_BY_DEFAULT`] for this platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dequantize_weights: Option<bool>,
 }
 
+/// Natively tract's int8 matrix products are pathologically slow on x86-64 (`scripts/bench`:
+/// 37.7 s per image for the base vision tower on an AVX2 EPYC, 0.93 s with f32 weights), so
+/// native builds dequantise unless told not to. In WebAssembly f32 weights are also faster
+/// (~1.5×) but would take the base model from ~200 MB to ~800 MB of a tab's memory, so the page
+/// keeps the int8 graph unless the descriptor asks.
+pub const DEQUANTIZE_BY_DEFAULT: bool = !cfg!(target_arch = "wasm32");
+
 impl ModelDescriptor {
+    /// Whether quantised matrix products run with f32 weights (see `dequantize_weights`).
+    pub fn dequantizes_weights(&self) -> bool {
+        self.dequantize_weights.unwrap_or(DEQUANTIZE_BY_DEFAULT)
+    }
+
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let descriptor: ModelDescriptor = serde_json::from_slice(bytes)
             .map_err(|e| SightlineError::descriptor(format!("{e} (expected sightline.json)")))?;

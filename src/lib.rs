@@ -35,7 +35,7 @@ pub mod wasm_threads;
 pub use analyze::{analyze, AnalyzeOptions, Analyzer};
 pub use azure::ImageAnalysisResult;
 pub use decode::{decode_image, DecodedImage};
-pub use descriptor::{ModelDescriptor, Resample};
+pub use descriptor::{ModelDescriptor, Resample, DEQUANTIZE_BY_DEFAULT};
 pub use error::{Result, SightlineError};
 pub use faces::FaceDetector;
 pub use scoring::LabelScore;

@@ -69,7 +69,7 @@ impl SiglipModel {
         let vision = Tower::load(
             files.vision_model,
             TowerKind::Vision { image_size: descriptor.image_size as usize },
-            descriptor.dequantize_weights,
+            descriptor.dequantizes_weights(),
         )?;
         let text = match (files.text_model, files.tokenizer) {
             (None, _) => None,
@@ -83,7 +83,7 @@ impl SiglipModel {
                 let tower = Tower::load(
                     text_model,
                     TowerKind::Text { length: descriptor.max_text_length },
-                    descriptor.dequantize_weights,
+                    descriptor.dequantizes_weights(),
                 )?;
                 if tower.embedding_dim() != vision.embedding_dim() {
                     return Err(SightlineError::ModelInterfaceMismatch {

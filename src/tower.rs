@@ -84,7 +84,7 @@ impl std::fmt::Debug for Tower {
 }
 
 impl Tower {
-    /// `dequantize_weights`: see `ModelDescriptor::dequantize_weights`.
+    /// `dequantize_weights`: see `ModelDescriptor::dequantize_weights` (resolved by the caller).
     pub(crate) fn load(bytes: &[u8], kind: TowerKind, dequantize_weights: bool) -> Result<Tower> {
         let what = kind.what();
         let invalid = |reason: String| SightlineError::InvalidModel { what: what.into(), reason };

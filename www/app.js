@@ -9,8 +9,9 @@ let nextId = 1;
 let ready = false;
 const pending = []; // files dropped before the model is ready
 
-function setStatus(text) {
+function setStatus(text, { error = false } = {}) {
   $("#status-text").textContent = text;
+  $("#status-text").classList.toggle("error", error);
 }
 
 function formatBytes(n) {
@@ -18,6 +19,11 @@ function formatBytes(n) {
 }
 
 const progressRows = new Map();
+function clearProgress() {
+  progressRows.clear();
+  $("#progress-list").replaceChildren();
+}
+
 function showProgress({ label, loaded, total, fromCache }) {
   let row = progressRows.get(label);
   if (!row) {
@@ -66,7 +72,7 @@ function addCard(file) {
     worker.postMessage({ type: "preview", id, bytes }, [bytes]);
   }, { once: true });
   $("#results").append(element);
-  cards.set(id, { element, result: null, name: file.name });
+  cards.set(id, { element, result: null, name: file.name, model: null });
   return id;
 }
 
@@ -127,10 +133,11 @@ function drawBoxes(card, result) {
   }
 }
 
-function showResult(id, result) {
+function showResult(id, result, model) {
   const card = cards.get(id);
   if (!card) return;
   card.result = result;
+  card.model = model ?? loadedModel?.name ?? null;
   const { element } = card;
   const { width, height } = result.metadata;
   const faces = result.faces?.length ?? 0;
@@ -170,10 +177,10 @@ function showResult(id, result) {
   sendLabels();
 }
 
-function showError(id, error) {
+function showError(id, error, op) {
   const card = cards.get(id);
   if (!card) {
-    setStatus(`The model could not be loaded: ${error.message} [${error.code}]`);
+    $("#tools-status").textContent = `${op === "search" ? "Search" : op === "labels" ? "Custom labels" : "Error"}: ${error.message} [${error.code}]`;
     return;
   }
   card.element.classList.add("error");
@@ -187,6 +194,7 @@ function sendLabels() {
   clearTimeout(labelsTimer);
   labelsTimer = setTimeout(() => {
     const labels = $("#labels-input").value.split(",").map((l) => l.trim()).filter(Boolean);
+    $("#tools-status").textContent = "";
     if (ready) worker.postMessage({ type: "labels", labels });
   }, 250);
 }
@@ -196,6 +204,7 @@ function sendSearch() {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => {
     const text = $("#search-input").value.trim();
+    $("#tools-status").textContent = "";
     if (!ready) return;
     if (!text) {
       for (const card of cards.values()) $(".search-score", card.element).hidden = true;
@@ -305,19 +314,21 @@ worker.onmessage = ({ data }) => {
     case "progress":
       showProgress(data);
       break;
+    case "loading":
+      modelLoading(data);
+      break;
     case "ready":
+      modelReady(data);
       ready = true;
-      setStatus(`Ready: ${data.name} with ${data.tagCount} tags${data.facesLoaded ? " and face detection" : ""}. Images never leave this device.`);
-      if (data.synthetic) {
-        $("#synthetic-name").textContent = data.name;
-        $("#synthetic-banner").hidden = false;
-      }
       document.body.dataset.ready = "true";
       applyServices();
       pending.splice(0).forEach(analyzeFile);
       break;
+    case "loadFailed":
+      modelFailed(data);
+      break;
     case "result":
-      showResult(data.id, data.result);
+      showResult(data.id, data.result, data.model);
       break;
     case "preview": {
       const card = cards.get(data.id);
@@ -333,7 +344,7 @@ worker.onmessage = ({ data }) => {
       showRanking(data.ranking);
       break;
     case "error":
-      showError(data.id, data.error);
+      showError(data.id, data.error, data.op);
       break;
   }
 };
@@ -403,9 +414,142 @@ $("#search-input").addEventListener("input", sendSearch);
 // Offline visits: the service worker keeps the app shell; the worker keeps the model files.
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch(() => {});
 
+// ---- The model: the default one, or a model folder the user gave by URL ------------------------
+// Only the folder's URL is ever stored (localStorage), and only when the user asks; a URL with a
+// user name or password is refused by the loader, and query strings are dropped.
+const MODEL_STORAGE = "sightline-model-url";
+let defaultModel = "siglip-test-tiny";
+/** The model in use: {name, url}; null before the first load. */
+let loadedModel = null;
+/** The load the page asked for last: {url, model, remember, remembered}. */
+let requestedLoad = null;
+
+function storedModelUrl() {
+  try {
+    return localStorage.getItem(MODEL_STORAGE);
+  } catch {
+    return null; // storage refused (some private modes)
+  }
+}
+
+function storeModelUrl(url) {
+  try {
+    if (url) localStorage.setItem(MODEL_STORAGE, url);
+    else localStorage.removeItem(MODEL_STORAGE);
+  } catch {}
+}
+
+function requestLoad(request) {
+  requestedLoad = request;
+  worker.postMessage(request.url ? { type: "load", url: request.url, refresh: !request.remembered } : { type: "load", model: request.model });
+}
+
+function modelLoading({ url, name }) {
+  clearProgress();
+  const what = url ? `the model at ${url}` : `the model ${name}`;
+  setStatus(loadedModel ? `Loading ${what}… ${loadedModel.name} keeps working until it is ready.` : `Loading ${what}…`);
+  $("#model-form").setAttribute("aria-busy", "true");
+}
+
+function modelReady(data) {
+  const switched = loadedModel !== null;
+  loadedModel = { name: data.name, url: data.url };
+  $("#model-form").removeAttribute("aria-busy");
+  // The banner follows the loaded model's descriptor (and the manifest, for a folder holding a
+  // synthetic model's files): hidden again when a real model replaces a synthetic one.
+  $("#synthetic-name").textContent = data.name;
+  $("#synthetic-banner").hidden = !data.synthetic;
+  const extras = `${data.tagCount ? ` with ${data.tagCount} tags` : " without tags"}${data.facesLoaded ? " and face detection" : ""}`;
+  let text = data.url ? `Ready: ${data.name} from ${data.url}${extras}.` : `Ready: ${data.name}${extras}. Images never leave this device.`;
+  const files = data.files ?? [];
+  const unverified = files.filter((f) => !f.verified);
+  if (data.url) {
+    text += unverified.length
+      ? ` ${unverified.length} of ${files.length} files are not in the manifest and are unverified: their sha256 is listed below.`
+      : " Every file matched the manifest's sha256.";
+    text += " Images never leave this device.";
+  }
+  if (data.notes?.length) text += ` Note: ${data.notes.join("; ")}.`;
+  setStatus(text);
+  showModelFiles(files);
+  if (data.url) $("#model-url").value = data.url;
+  // Remember (only) the folder's URL when asked; a successful load without the box ticked forgets it.
+  if (requestedLoad?.url && !requestedLoad.remembered) storeModelUrl(requestedLoad.remember ? data.url : null);
+  if (switched) {
+    // Custom labels and search now cover the images this model analyses; older cards say which
+    // model analysed them.
+    for (const card of cards.values()) {
+      if (!card.result || card.model === data.name) continue;
+      $(".labels", card.element).replaceChildren();
+      $(".search-score", card.element).hidden = true;
+      $(".state", card.element).textContent = `Analysed with ${card.model}; custom labels and search use ${data.name}'s images only.`;
+    }
+  }
+}
+
+function showModelFiles(files) {
+  const list = $("#model-files");
+  list.hidden = !files.length;
+  list.replaceChildren(
+    ...files.map((f) => {
+      const li = document.createElement("li");
+      li.dataset.verified = String(f.verified);
+      const path = Object.assign(document.createElement("span"), { className: "path", textContent: `${f.path} (${formatBytes(f.size)}${f.fromCache ? ", from cache" : ""})` });
+      const check = document.createElement("span");
+      if (f.verified) {
+        check.className = "check-ok";
+        check.textContent = `✓ verified: the manifest's sha256 of ${f.matched.model}/${f.matched.path}`;
+      } else {
+        check.className = "check-unverified";
+        check.append("⚠ unverified (not in the manifest), sha256 ", Object.assign(document.createElement("span"), { className: "sha", textContent: f.sha256 }));
+      }
+      li.append(path, check);
+      return li;
+    }),
+  );
+}
+
+function modelFailed({ url, name, previous, error }) {
+  $("#model-form").removeAttribute("aria-busy");
+  const reason = `${error.message} [${error.code}]`;
+  if (requestedLoad?.remembered && !loadedModel) {
+    // The remembered folder is gone or offline: the default model, and the URL stays remembered.
+    setStatus(`The remembered model at ${url} could not be loaded: ${reason}. Loading the default model ${defaultModel} instead.`, { error: true });
+    requestLoad({ model: defaultModel });
+    return;
+  }
+  const what = url ? `the model from ${url}` : `the model ${name}`;
+  setStatus(previous ? `Could not load ${what}: ${reason}. Still using ${previous}.` : `The model could not be loaded: ${reason}`, { error: true });
+}
+
+$("#model-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const url = $("#model-url").value.trim();
+  if (!url) {
+    setStatus("Enter the URL of a model folder or of a Hugging Face repository.", { error: true });
+    $("#model-url").focus();
+    return;
+  }
+  requestLoad({ url, remember: $("#remember-model").checked });
+});
+$("#default-model").addEventListener("click", () => {
+  storeModelUrl(null);
+  $("#remember-model").checked = false;
+  $("#model-url").value = "";
+  showModelFiles([]);
+  requestLoad({ model: defaultModel });
+});
+
 // scripts/serve writes model.json naming the model it installed.
-const model = await fetch("model.json")
+defaultModel = await fetch("model.json")
   .then((r) => (r.ok ? r.json() : {}))
-  .then((config) => config.model ?? "siglip-test-tiny")
-  .catch(() => "siglip-test-tiny");
-worker.postMessage({ type: "load", model });
+  .then((config) => config.model ?? defaultModel)
+  .catch(() => defaultModel);
+const remembered = storedModelUrl();
+if (remembered) {
+  $("#model-url").value = remembered;
+  $("#remember-model").checked = true;
+  requestLoad({ url: remembered, remember: true, remembered: true });
+} else {
+  requestLoad({ model: defaultModel });
+}

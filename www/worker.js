@@ -1,155 +1,261 @@
 // The analysis worker: owns the WebAssembly module and the loaded models, so the page never
-// freezes. Messages in: {type: "load", model} | {type: "analyze", id, bytes, labels} |
-// {type: "labels", labels} | {type: "search", text} | {type: "services", settings} |
-// {type: "preview", id, bytes}. Messages out: progress, ready, result, services, scores, ranking,
-// preview, error (errors carry {code, message}).
+// freezes. Messages in: {type: "load", model} | {type: "load", url, refresh} |
+// {type: "analyze", id, bytes, labels} | {type: "labels", labels} | {type: "search", text} |
+// {type: "services", settings} | {type: "preview", id, bytes}. Messages out: loading, progress,
+// ready, loadFailed, result, services, scores, ranking, preview, error (errors carry {code, message}).
+//
+// Model files are fetched, checked and cached by the npm package's loader (js/model-loader.js,
+// copied to lib/ by scripts/build-web): the page and the package share one implementation.
 
 import init, { SiglipModel, previewPng } from "./pkg/sightline.js";
+import {
+  fetchModelFile,
+  fetchVerified,
+  folderFileSpec,
+  loadManifest,
+  manifestEntry,
+  manifestEntryOfKind,
+  manifestFileList,
+  manifestFiles,
+  modelFolderUrl,
+} from "./lib/model-loader.js";
+import { SightlineError } from "./lib/errors.js";
 
-const CACHE = "sightline-models-v1";
 const FEATURES = ["tags", "smartCrops", "people", "color", "categories"];
+/** Features answered from the tags file: off for a model loaded without one. */
+const TAGS_FEATURES = ["tags", "categories"];
+/** Where the page's own models live: the layout scripts/fetch-models installs. */
+const MODELS = new URL("models/", self.location.href).href;
+/** Progress labels by manifest role. */
+const LABELS = { vision: "vision model", text: "text model", tokenizer: "tokenizer", descriptor: "descriptor (sightline.json)", tags: "tags", face: "face model" };
 
-let model = null;
-/** The manifest, kept for the models loaded on first need (OCR). */
+/**
+ * The loaded model: {model, name, url, tagCount, ocr, busy, retired}. A new load builds a new one
+ * and swaps it in only once it works, so the previous model answers until then (and for good if
+ * the load fails). `busy` counts the calls using it; a retired model is freed when none is left.
+ */
+let current = null;
+/** The manifest, kept for the models loaded on first need (OCR) and for checking URL models. */
 let manifest = null;
-/** Local OCR: null until first needed, then a Promise of the load (or of its error). */
-let ocrLoading = null;
+/** The latest load: a newer one aborts it, and a superseded load never replaces the model. */
+let loadSeq = 0;
+let loadController = null;
 /** The Azure services' settings (from the page's settings panel): backends, and whether read is on. */
 let services = { read: false, readBackend: "auto", peopleBackend: "auto" };
 /** image id → unit embedding, for live labels and text search without re-running the vision tower. */
 const embeddings = new Map();
 
-const post = (message, transfer) => self.postMessage(message, transfer ?? []);
+let wasmReady = null;
+const initWasm = () => (wasmReady ??= init().catch((error) => {
+  wasmReady = null;
+  throw error;
+}));
 
-function fail(error, id) {
-  post({ type: "error", id, error: { code: error?.code ?? "LoadFailed", message: String(error?.message ?? error) } });
+const post = (message, transfer) => self.postMessage(message, transfer ?? []);
+const errorJson = (error, fallback = "LoadFailed") => ({ code: error?.code ?? fallback, message: String(error?.message ?? error) });
+
+function fail(error, id, op) {
+  post({ type: "error", id, op, error: errorJson(error) });
 }
 
-async function sha256Hex(bytes) {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+function hold() {
+  const slot = current;
+  if (slot) slot.busy++;
+  return slot;
+}
+
+function release(slot) {
+  if (slot && --slot.busy === 0 && slot.retired) slot.model.free();
+}
+
+async function getManifest() {
+  manifest ??= await loadManifest(new URL("manifest.json", MODELS).href);
+  return manifest;
+}
+
+/** An onProgress callback posting the page a progress row under `label`. */
+function progressFor(label) {
+  return ({ loaded, total, fromCache }) => post({ type: "progress", label, loaded, total, fromCache });
+}
+
+/** A manifest model the page serves itself (models/<name>/), by name. */
+async function loadFromManifest(name, signal) {
+  const m = await getManifest();
+  const entry = manifestEntry(m, name);
+  const files = manifestFiles(name, entry, MODELS);
+  const get = (role) => (files.get(role) ? fetchVerified(files.get(role), { onProgress: progressFor(LABELS[role]), signal }) : null);
+  const [vision, text, tokenizer] = await Promise.all([get("vision"), get("text"), get("tokenizer")]);
+  const model = construct(entry.descriptor, vision, text, tokenizer);
+  try {
+    // The tags file is built locally for this model (scripts/serve); the model checks it is its own.
+    const tagsSpec = { model: name, file: "tags-en.sltags", role: "tags", urls: [new URL(`${name}/tags-en.sltags`, MODELS).href], sha256: null, size: null };
+    const tagCount = model.loadTags(await fetchVerified(tagsSpec, { onProgress: progressFor(LABELS.tags), signal }));
+    return { model, name, url: null, description: entry.description, tagCount, files: null, notes: [] };
+  } catch (error) {
+    model.free();
+    throw error;
+  }
 }
 
 /**
- * Fetch one model file with progress, verify its sha256, and keep it in Cache Storage. `urls`
- * are tried in order (same-origin copy first, then the manifest's upstream URL); the first is
- * the cache key, so a file downloaded from upstream is found again offline.
+ * A model folder at a URL the user gave (or a Hugging Face repository). Its sightline.json names
+ * the files; without one, the files are named as in the manifest's SigLIP entries and the vision
+ * model must be one the manifest knows (its descriptor is then the manifest's). Files the
+ * manifest knows by path and size are checked against its sha256; the others are loaded
+ * unverified and reported with their sha256.
  */
-async function fetchVerified(urls, expected, label, onProgress) {
-  const candidates = [urls].flat().filter(Boolean);
-  const url = candidates[0];
-  const cache = await caches.open(CACHE);
-  const cached = await cache.match(url);
-  if (cached) {
-    const bytes = new Uint8Array(await cached.arrayBuffer());
-    if (!expected || (await sha256Hex(bytes)) === expected.sha256) {
-      onProgress(label, bytes.length, bytes.length, true);
-      return bytes;
-    }
-    await cache.delete(url);
-  }
-  let response = null;
-  const failures = [];
-  for (const candidate of candidates) {
+async function loadFromUrl(input, refresh, signal) {
+  const m = await getManifest();
+  const folder = modelFolderUrl(input, self.location.href);
+  const known = manifestFileList(m);
+  const report = [];
+  const get = async (role, path) => {
+    const spec = folderFileSpec(folder.url, path, { model: folder.name, role, known });
+    const file = await fetchModelFile(spec, { refresh, onProgress: progressFor(LABELS[role]), signal });
+    report.push({ role, path, size: file.bytes.length, sha256: file.sha256, verified: file.verified, matched: file.matched, fromCache: file.fromCache });
+    return file;
+  };
+
+  let descriptor = null;
+  try {
+    const file = await get("descriptor", "sightline.json");
     try {
-      response = await fetch(candidate);
-      if (response.ok) break;
-      failures.push(`HTTP ${response.status} from ${candidate}`);
+      descriptor = JSON.parse(new TextDecoder().decode(file.bytes));
     } catch (error) {
-      failures.push(`${error.message} (${candidate})`);
+      throw new SightlineError("InvalidModelDescriptor", `${folder.url}sightline.json is not JSON: ${error.message}`);
     }
-    response = null;
-  }
-  if (!response) throw Object.assign(new Error(`${label}: ${failures.join("; ")}`), { code: "DownloadFailed" });
-  const total = Number(response.headers.get("Content-Length")) || expected?.size || 0;
-  const reader = response.body.getReader();
-  const chunks = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.length;
-    onProgress(label, received, total, false);
-  }
-  const bytes = new Uint8Array(received);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  if (expected) {
-    const actual = await sha256Hex(bytes);
-    if (actual !== expected.sha256) {
-      throw Object.assign(new Error(`${label}: sha256 ${actual.slice(0, 12)}… does not match the manifest's ${expected.sha256.slice(0, 12)}…; the file was not used or cached`), { code: "ChecksumMismatch" });
+    if (!descriptor || typeof descriptor !== "object" || typeof descriptor.vision_model !== "string") {
+      throw new SightlineError("InvalidModelDescriptor", `${folder.url}sightline.json does not name a vision_model: it is not a Sightline model descriptor`);
     }
+  } catch (error) {
+    if (error?.status !== 404) throw error;
   }
-  await cache.put(url, new Response(bytes));
-  return bytes;
+
+  // Without a descriptor: the names the manifest gives a SigLIP model's files.
+  const siglip = Object.values(m.models).find((entry) => entry.kind === "siglip" && entry.descriptor?.vision_model);
+  const paths = descriptor ?? siglip?.descriptor ?? {};
+  const vision = await get("vision", paths.vision_model ?? "onnx/vision_model_quantized.onnx");
+  const source = vision.matched && m.models[vision.matched.model];
+  if (!descriptor) {
+    if (!source?.descriptor || source.kind !== "siglip") {
+      throw new SightlineError(
+        "InvalidModelDescriptor",
+        `${folder.url} has no sightline.json (HTTP 404), and its vision model is not one the manifest knows: put the model's sightline.json descriptor beside its files`,
+      );
+    }
+    descriptor = source.descriptor;
+  }
+  const [text, tokenizer] = await Promise.all([
+    descriptor.text_model ? get("text", descriptor.text_model) : null,
+    descriptor.tokenizer && descriptor.text_model ? get("tokenizer", descriptor.tokenizer) : null,
+  ]);
+  const model = construct(descriptor, vision.bytes, text?.bytes, tokenizer?.bytes);
+  // A synthetic model stays flagged even if a folder's descriptor says otherwise.
+  const synthetic = model.synthetic || Boolean(source?.synthetic);
+
+  // The tags file: the folder's own, else the one the page built for the manifest model whose
+  // vision weights these are. The model refuses one built for other weights.
+  const notes = [];
+  let tagCount = 0;
+  try {
+    let tags = null;
+    try {
+      tags = (await get("tags", "tags-en.sltags")).bytes;
+    } catch (error) {
+      if (error?.status !== 404 || source?.kind !== "siglip") throw error;
+      const name = vision.matched.model;
+      tags = await fetchVerified({ model: name, file: "tags-en.sltags", role: "tags", urls: [new URL(`${name}/tags-en.sltags`, MODELS).href], sha256: null, size: null }, { onProgress: progressFor(LABELS.tags), signal });
+      notes.push(`tags from this page's copy for ${name}`);
+    }
+    tagCount = model.loadTags(tags);
+  } catch (error) {
+    if (error?.name === "AbortError") {
+      model.free();
+      throw error;
+    }
+    notes.push(`no tags: ${error?.status === 404 ? "the folder has no tags-en.sltags (make one with `sightline build-tags`)" : error.message} [${error.code ?? "DownloadFailed"}]; custom labels and search still work`);
+  }
+  return { model, name: descriptor.name ?? folder.name, url: folder.url, description: null, tagCount, files: report, notes, synthetic };
 }
 
-async function load(name) {
-  await init();
-  manifest = await (await fetch("models/manifest.json")).json();
-  const entry = manifest.models[name];
-  if (!entry) throw Object.assign(new Error(`model ${name} is not in the manifest`), { code: "UnknownModel" });
-  const file = (role) => entry.files.find((f) => f.role === role);
-  const progress = (label, loaded, total, fromCache) => post({ type: "progress", label, loaded, total, fromCache });
-  const get = (f, label) => fetchVerified([`models/${name}/${f.path}`, f.url], f, label, progress);
+function construct(descriptor, vision, text, tokenizer) {
+  const bytes = new TextEncoder().encode(JSON.stringify(descriptor));
+  return new SiglipModel(bytes, vision, text ?? undefined, tokenizer ?? undefined);
+}
 
-  const descriptorBytes = new TextEncoder().encode(JSON.stringify(entry.descriptor));
-  const [vision, text, tokenizer] = await Promise.all([
-    get(file("vision"), "vision model"),
-    file("text") ? get(file("text"), "text model") : null,
-    get(file("tokenizer"), "tokenizer"),
-  ]);
-  model = new SiglipModel(descriptorBytes, vision, text, tokenizer);
-
-  // The tags file is built locally for this model (scripts/serve); the model checks it is its own.
-  const tags = await fetchVerified(`models/${name}/tags-en.sltags`, null, "tags", progress);
-  const tagCount = model.loadTags(tags);
-  const faces = manifest.models.yunet?.files[0];
-  let facesLoaded = false;
-  if (faces) {
-    model.loadFaceModel(await fetchVerified(`models/yunet/${faces.path}`, faces, "face model", progress));
-    facesLoaded = true;
+async function load(request) {
+  const seq = ++loadSeq;
+  loadController?.abort();
+  const controller = (loadController = new AbortController());
+  post({ type: "loading", url: request.url ?? null, name: request.model ?? null });
+  try {
+    await initWasm();
+    const loaded = request.url ? await loadFromUrl(request.url, Boolean(request.refresh), controller.signal) : await loadFromManifest(request.model, controller.signal);
+    let facesLoaded = false;
+    try {
+      const m = await getManifest();
+      const faces = manifestEntryOfKind(m, "yunet");
+      if (faces) {
+        const spec = manifestFiles(faces[0], faces[1], MODELS).get("face");
+        loaded.model.loadFaceModel(await fetchVerified(spec, { onProgress: progressFor(LABELS.face), signal: controller.signal }));
+        facesLoaded = true;
+      }
+    } catch (error) {
+      if (seq !== loadSeq || !request.url) {
+        loaded.model.free();
+        throw error;
+      }
+      loaded.notes.push(`no face detection: ${error.message} [${error.code ?? "LoadFailed"}]`);
+    }
+    if (seq !== loadSeq) {
+      loaded.model.free();
+      return;
+    }
+    const previous = current;
+    current = { ...loaded, ocr: null, busy: 0, retired: false };
+    if (previous) {
+      previous.retired = true;
+      if (previous.busy === 0) previous.model.free();
+    }
+    // The old model's embeddings are not comparable with the new one's, and its Azure services
+    // (the page sends them again on "ready") are not configured on the new one.
+    embeddings.clear();
+    services = { ...services, read: false };
+    const { model, name, url, description, tagCount, files, notes } = current;
+    post({ type: "ready", name, url, synthetic: loaded.synthetic ?? model.synthetic, tagCount, facesLoaded, description, files, notes, hasText: model.hasText });
+  } catch (error) {
+    if (seq !== loadSeq) return; // superseded: the newer load reports
+    post({ type: "loadFailed", url: request.url ?? null, name: request.model ?? null, previous: current?.name ?? null, error: errorJson(error) });
+  } finally {
+    if (loadController === controller) loadController = null;
   }
-  post({ type: "ready", name, synthetic: model.synthetic, tagCount, facesLoaded, description: entry.description });
 }
 
 /**
  * Load PP-OCRv5 the first time text is to be read on the device (28 MB: not everyone needs it).
  * Resolves to null when loaded, or to the error that stopped it (the analysis then goes on
- * without text and the card says why).
+ * without text and the card says why). Once per loaded model.
  */
-function ensureOcr() {
-  ocrLoading ??= (async () => {
-    const [name, entry] = Object.entries(manifest.models).find(([, m]) => m.kind === "ppocr") ?? [];
+function ensureOcr(slot) {
+  slot.ocr ??= (async () => {
+    const m = await getManifest();
+    const [name, entry] = manifestEntryOfKind(m, "ppocr") ?? [];
     if (!entry) throw Object.assign(new Error("the manifest lists no OCR model"), { code: "OcrModelNotLoaded" });
-    const progress = (label, loaded, total, fromCache) => post({ type: "progress", label, loaded, total, fromCache });
-    const get = async (role, label) => {
-      const f = entry.files.find((file) => file.role === role);
-      return f ? fetchVerified([`models/${name}/${f.path}`, f.url], f, label, progress) : undefined;
-    };
-    try {
-      const [detector, recognizer, dictionary, orientation] = await Promise.all([
-        get("detector", "OCR text detector"),
-        get("recognizer", "OCR text recognizer"),
-        get("dictionary", "OCR dictionary"),
-        get("orientation", "OCR line orientation"),
-      ]);
-      model.loadOcrModel(detector, recognizer, dictionary, orientation);
-      return null;
-    } catch (error) {
-      const hint = "install it next to the page with scripts/fetch-models ppocr-v5";
-      return { code: "OcrModelNotLoaded", message: `text cannot be read on this device: ${error?.message ?? error} (${hint})` };
-    }
-  })();
-  return ocrLoading;
+    const files = manifestFiles(name, entry, MODELS);
+    const labels = { detector: "OCR text detector", recognizer: "OCR text recognizer", dictionary: "OCR dictionary", orientation: "OCR line orientation" };
+    const get = (role) => (files.get(role) ? fetchVerified(files.get(role), { onProgress: progressFor(labels[role]) }) : undefined);
+    const [detector, recognizer, dictionary, orientation] = await Promise.all([get("detector"), get("recognizer"), get("dictionary"), get("orientation")]);
+    slot.model.loadOcrModel(detector, recognizer, dictionary, orientation);
+    return null;
+  })().catch((error) => {
+    const hint = "install it next to the page with scripts/fetch-models ppocr-v5";
+    return { code: "OcrModelNotLoaded", message: `text cannot be read on this device: ${error?.message ?? error} (${hint})` };
+  });
+  return slot.ocr;
 }
 
 /** Hand endpoints and keys to the model (which keeps them in memory only); reply with what is in use. */
-function configureServices(settings) {
+function configureServices(model, settings) {
   model.clearServices();
   services = { read: false, readBackend: settings.readBackend ?? "auto", peopleBackend: settings.peopleBackend ?? "auto" };
   try {
@@ -166,41 +272,53 @@ function configureServices(settings) {
   post({ type: "services", read: inUse.read, face: inUse.face });
 }
 
+async function analyze(slot, data) {
+  const bytes = new Uint8Array(data.bytes);
+  // Text is read on the device unless Document Intelligence is configured and chosen.
+  const readRemotely = services.read && services.readBackend !== "local";
+  const readLocally = data.read && !readRemotely && services.readBackend !== "azure";
+  const ocrError = readLocally ? await ensureOcr(slot) : null;
+  const base = slot.tagCount ? FEATURES : FEATURES.filter((f) => !TAGS_FEATURES.includes(f));
+  const features = (readRemotely && data.read) || (readLocally && !ocrError) ? [...base, "read"] : base;
+  const options = { features, includeEmbedding: true, readBackend: services.readBackend, peopleBackend: services.peopleBackend };
+  const result = await slot.model.analyze(bytes, options);
+  if (ocrError) {
+    const failure = { feature: "read", error: { code: "InvalidRequest", message: ocrError.message, innererror: ocrError } };
+    result.featureErrors = [...(result.featureErrors ?? []), failure];
+  }
+  if (slot === current) embeddings.set(data.id, Float32Array.from(result.embedding));
+  post({ type: "result", id: data.id, result, model: slot.name });
+}
+
 self.onmessage = async ({ data }) => {
+  if (data.type === "load") {
+    await load(data);
+    return;
+  }
+  if (data.type === "preview") {
+    // A file that cannot be previewed cannot be analysed either: its card already says why.
+    let png = null;
+    try {
+      await initWasm();
+      png = previewPng(new Uint8Array(data.bytes), 1024);
+    } catch {}
+    post({ type: "preview", id: data.id, png }, png ? [png.buffer] : []);
+    return;
+  }
+  const slot = hold();
   try {
-    if (data.type === "load") {
-      await load(data.model);
-    } else if (data.type === "analyze") {
-      const bytes = new Uint8Array(data.bytes);
-      // Text is read on the device unless Document Intelligence is configured and chosen.
-      const readRemotely = services.read && services.readBackend !== "local";
-      const readLocally = data.read && !readRemotely && services.readBackend !== "azure";
-      const ocrError = readLocally ? await ensureOcr() : null;
-      const features = (readRemotely && data.read) || (readLocally && !ocrError) ? [...FEATURES, "read"] : FEATURES;
-      const options = { features, includeEmbedding: true, readBackend: services.readBackend, peopleBackend: services.peopleBackend };
-      const result = await model.analyze(bytes, options);
-      if (ocrError) {
-        const failure = { feature: "read", error: { code: "InvalidRequest", message: ocrError.message, innererror: ocrError } };
-        result.featureErrors = [...(result.featureErrors ?? []), failure];
-      }
-      embeddings.set(data.id, Float32Array.from(result.embedding));
-      post({ type: "result", id: data.id, result });
-    } else if (data.type === "preview") {
-      // A file that cannot be previewed cannot be analysed either: its card already says why.
-      let png = null;
-      try {
-        png = previewPng(new Uint8Array(data.bytes), 1024);
-      } catch {}
-      post({ type: "preview", id: data.id, png }, png ? [png.buffer] : []);
+    if (!slot) throw new SightlineError("SiglipModelNotLoaded", "no model is loaded");
+    if (data.type === "analyze") {
+      await analyze(slot, data);
     } else if (data.type === "services") {
-      configureServices(data.settings);
+      configureServices(slot.model, data.settings);
     } else if (data.type === "labels") {
       const labels = data.labels.filter((l) => l.trim());
       const ids = [...embeddings.keys()];
-      const scores = labels.length ? model.classifyEmbeddings(ids.map((id) => embeddings.get(id)), labels) : ids.map(() => []);
+      const scores = labels.length ? slot.model.classifyEmbeddings(ids.map((id) => embeddings.get(id)), labels) : ids.map(() => []);
       ids.forEach((id, i) => post({ type: "scores", id, scores: scores[i] }));
     } else if (data.type === "search") {
-      const [query] = model.embedTexts([data.text]);
+      const [query] = slot.model.embedTexts([data.text]);
       const ranking = [...embeddings].map(([id, e]) => {
         let cos = 0;
         for (let k = 0; k < e.length; k++) cos += e[k] * query[k];
@@ -210,6 +328,9 @@ self.onmessage = async ({ data }) => {
       post({ type: "ranking", text: data.text, ranking });
     }
   } catch (error) {
-    fail(error, data.id);
+    fail(error, data.id, data.type);
+  } finally {
+    release(slot);
   }
 };
+

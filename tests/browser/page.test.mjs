@@ -1,12 +1,14 @@
 // The drag-and-drop page in real Chromium (Debian's /usr/bin/chromium driven by playwright-core):
 // load the model, drop a photo through a real drop event, see tags, faces and the synthetic-model
 // banner, type labels, search, drop a corrupt file and see its error card. Screenshots go to
-// test-output/browser/. Needs www/ built and served: tests/browser/run does both.
+// test-output/browser/. Needs www/ built and served: tests/browser/run does both. The "model from a
+// URL" tests load model folders from another origin (./model-server.mjs, started here).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { serveModels, folderFile, sha256 } from "./model-server.mjs";
 
 const BASE = process.env.SIGHTLINE_URL ?? "http://127.0.0.1:8765/";
 const SHARED = process.env.SIGHTLINE_SHARED ?? new URL("../../../shared", import.meta.url).pathname;
@@ -143,4 +145,196 @@ test("a model file that fails its sha256 is refused and not cached", async () =>
   } finally {
     await fresh.close();
   }
+});
+
+// ---- A model from a URL ----------------------------------------------------------------------------
+// In a context of its own (empty caches and storage), against model folders on another origin.
+
+const MANIFEST = JSON.parse(readFileSync(new URL("../../models/manifest.json", import.meta.url)));
+let host;
+let urlContext;
+let tab;
+
+const status = () => tab.textContent("#status-text");
+const waitStatus = (pattern, timeout = 60_000) =>
+  tab.waitForFunction((source) => new RegExp(source, "s").test(document.querySelector("#status-text").textContent), pattern.source, { timeout });
+
+/** Type a model URL and submit with the keyboard, as a user would. */
+async function loadModelUrl(url, { remember = false } = {}) {
+  await tab.setChecked("#remember-model", remember);
+  await tab.fill("#model-url", url);
+  // Blank the status, so the next wait sees this load's outcome and not the previous one's.
+  await tab.evaluate(() => { document.querySelector("#status-text").textContent = ""; });
+  await tab.focus("#model-url");
+  await tab.keyboard.press("Enter");
+}
+
+/** Drop one photo on `tab` and wait for its card's JSON. */
+async function dropOn(name) {
+  const before = await tab.locator(".card").count();
+  const data = Array.from(readFileSync(`${SHARED}/images/photos/${name}`));
+  await tab.evaluate(({ name, data }) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(data)], name, { type: "image/png" }));
+    document.querySelector("#drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, { name, data });
+  await tab.waitForFunction((n) => document.querySelectorAll(".card")[n]?.querySelector(".json pre").textContent.includes("modelVersion"), before, { timeout: 60_000 });
+  return JSON.parse(await tab.locator(".card").nth(before).locator(".json pre").textContent());
+}
+
+async function modelFiles() {
+  return tab.locator("#model-files li").evaluateAll((items) =>
+    items.map((li) => ({ path: li.querySelector(".path").textContent.split(" (")[0], verified: li.dataset.verified === "true", text: li.textContent })));
+}
+
+async function cachedUrls() {
+  return tab.evaluate(async () => (await (await caches.open("sightline-models-v1")).keys()).map((r) => r.url));
+}
+
+test("a model folder on another origin loads by URL, checked against the manifest, and is remembered", async () => {
+  host = await serveModels();
+  urlContext = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  tab = await urlContext.newPage();
+  tab.on("pageerror", (e) => console.error("page error:", e));
+  await tab.goto(BASE);
+  await tab.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  const tiny = `${host.url}/tiny/`;
+  await loadModelUrl(tiny, { remember: true });
+  await waitStatus(/^Ready: siglip-test-tiny from http/);
+  const text = await status();
+  assert.match(text, new RegExp(`Ready: siglip-test-tiny from ${tiny} with \\d+ tags and face detection\\.`));
+  assert.match(text, /2 of 5 files are not in the manifest and are unverified/);
+  assert.equal(await tab.isVisible("#synthetic-banner"), true, "the descriptor says synthetic: the banner stays");
+  // The model's files were fetched from the other origin, with a progress bar each.
+  for (const path of ["sightline.json", "onnx/vision_model_quantized.onnx", "onnx/text_model_quantized.onnx", "tokenizer.json", "tags-en.sltags"]) {
+    assert.ok(host.requests.includes(`/tiny/${path}`), `${path} was requested`);
+  }
+  assert.match(await tab.textContent("#progress-list"), /vision model.*text model.*tokenizer/s);
+  // The manifest's files are verified; the others are listed with the sha256 the page computed.
+  const files = await modelFiles();
+  const byPath = Object.fromEntries(files.map((f) => [f.path, f]));
+  for (const path of ["onnx/vision_model_quantized.onnx", "onnx/text_model_quantized.onnx", "tokenizer.json"]) {
+    assert.equal(byPath[path].verified, true, `${path} verified`);
+  }
+  assert.match(byPath["onnx/vision_model_quantized.onnx"].text, /verified: the manifest's sha256 of siglip-test-tiny\/onnx\/vision_model_quantized\.onnx/);
+  for (const path of ["sightline.json", "tags-en.sltags"]) {
+    assert.equal(byPath[path].verified, false, `${path} unverified`);
+    assert.ok(byPath[path].text.includes(sha256(folderFile("tiny", path))), `${path}: its sha256 is shown`);
+  }
+  // A dropped photo is analysed by the model from the URL, tags included.
+  const json = await dropOn("chelsea.png");
+  assert.ok(Array.isArray(json.tagsResult?.values), "tags ran");
+  assert.match(json.warning, /siglip-test-tiny is a synthetic test model/);
+  // Remembered: the URL only, nothing else.
+  const stored = await tab.evaluate(() => Object.fromEntries(Object.entries(localStorage)));
+  assert.deepEqual(stored, { "sightline-model-url": tiny });
+  await tab.screenshot({ path: `${OUT}20-model-url.png`, fullPage: true });
+
+  // A reload loads the remembered model (from Cache Storage), then "Use the default model" forgets it.
+  const served = host.requests.length;
+  await tab.reload();
+  await waitStatus(/^Ready: siglip-test-tiny from http/, 120_000);
+  assert.equal(await tab.inputValue("#model-url"), tiny);
+  assert.equal(await tab.isChecked("#remember-model"), true);
+  assert.deepEqual(host.requests.slice(served).filter((p) => p.endsWith(".onnx")), [], "the model files came from Cache Storage");
+  await tab.getByRole("button", { name: "Use the default model" }).click();
+  await waitStatus(/^Ready: siglip-test-tiny with \d+ tags/);
+  assert.equal(await tab.evaluate(() => localStorage.getItem("sightline-model-url")), null);
+  assert.equal(await tab.isVisible("#model-files"), false);
+});
+
+test("a model URL that answers 404, or without CORS, shows its error and the previous model still analyses", async () => {
+  await loadModelUrl(`${host.url}/missing/`);
+  await waitStatus(/^Could not load/);
+  assert.match(await status(), /Could not load the model from http:\/\/127\.0\.0\.1:\d+\/missing\/: .*HTTP 404 .*\[DownloadFailed\]\. Still using siglip-test-tiny\./s);
+  await tab.screenshot({ path: `${OUT}21-model-url-404.png`, fullPage: true });
+  await loadModelUrl(`${host.url}/no-cors/`);
+  await waitStatus(/^Could not load/);
+  assert.match(await status(), /no-cors\/.*cross-origin requests \(CORS\).*\[DownloadFailed\]\. Still using siglip-test-tiny\./s);
+  const json = await dropOn("coffee.png");
+  assert.equal(json.metadata.width > 0, true, "the previous model analysed the photo");
+  assert.ok(json.tagsResult, "with its tags");
+});
+
+test("a file the manifest knows, with a wrong sha256, is refused and not cached", async () => {
+  await loadModelUrl(`${host.url}/tampered/`);
+  await waitStatus(/^Could not load/);
+  assert.match(await status(), /tampered\/onnx\/vision_model_quantized\.onnx: sha256 \w+… does not match the manifest's 42e83d7b68ab… \(siglip-test-tiny\/onnx\/vision_model_quantized\.onnx\); the file was not used or cached \[ChecksumMismatch\]\. Still using siglip-test-tiny\./);
+  assert.equal((await cachedUrls()).some((url) => url.includes("/tampered/onnx/")), false, "the tampered file is not cached");
+  await tab.screenshot({ path: `${OUT}22-model-url-checksum.png`, fullPage: true });
+  await dropOn("coffee.png");
+});
+
+test("a file that is not ONNX, or not a SigLIP vision tower, is refused with the core's error code", async () => {
+  await loadModelUrl(`${host.url}/not-onnx/`);
+  await waitStatus(/^Could not load/);
+  assert.match(await status(), /\[InvalidModel\]\. Still using siglip-test-tiny\./);
+  await loadModelUrl(`${host.url}/wrong-interface/`);
+  await waitStatus(/^Could not load/);
+  assert.match(await status(), /\[ModelInterfaceMismatch\]\. Still using siglip-test-tiny\./);
+  await dropOn("coffee.png");
+});
+
+test("files the manifest does not know load unverified with their sha256, and the banner follows the descriptor", async () => {
+  await loadModelUrl(`${host.url}/edited/`);
+  await waitStatus(/^Ready: edited-tiny/);
+  const text = await status();
+  assert.match(text, /Ready: edited-tiny from .*\/edited\/ without tags and face detection\. 3 of 5 files are not in the manifest and are unverified/);
+  // The folder's tags file was built for the original weights: refused by the model, the rest works.
+  assert.match(text, /no tags: .*\[TagsModelMismatch\]; custom labels and search still work/);
+  const vision = (await modelFiles()).find((f) => f.path === "onnx/vision_model_quantized.onnx");
+  assert.equal(vision.verified, false);
+  assert.ok(vision.text.includes(sha256(folderFile("edited", "onnx/vision_model_quantized.onnx"))), "the edited vision model's sha256 is shown");
+  assert.equal(await tab.isVisible("#synthetic-banner"), false, "its descriptor says it is not synthetic");
+  const json = await dropOn("chelsea.png");
+  assert.equal(json.tagsResult, undefined, "no tags without a tags file");
+  assert.equal(json.warning, undefined, "not flagged synthetic");
+  await tab.fill("#labels-input", "a cat, a rocket");
+  await tab.waitForFunction(() => document.querySelectorAll(".card")[document.querySelectorAll(".card").length - 1].querySelectorAll(".labels li").length === 2, null, { timeout: 30_000 });
+  await tab.screenshot({ path: `${OUT}23-model-url-unverified.png`, fullPage: true });
+});
+
+test("a Hugging Face repository URL reads its files from resolve/main", async () => {
+  const hf = [];
+  await urlContext.route("https://huggingface.co/**", (route) => {
+    const path = new URL(route.request().url()).pathname;
+    hf.push(path);
+    const match = path.match(/^\/sightline-test\/siglip-test-tiny\/resolve\/main\/(.+)$/);
+    // Like the repositories of Hugging Face exports: no sightline.json and no tags file.
+    const bytes = match && !["sightline.json", "tags-en.sltags"].includes(match[1]) ? folderFile("tiny", match[1]) : null;
+    route.fulfill({ status: bytes ? 200 : 404, body: bytes ?? "Entry not found", headers: { "access-control-allow-origin": "*" } });
+  });
+  await loadModelUrl("https://huggingface.co/sightline-test/siglip-test-tiny");
+  await waitStatus(/^Ready: siglip-test-tiny from https/);
+  const text = await status();
+  assert.match(text, /^Ready: siglip-test-tiny from https:\/\/huggingface\.co\/sightline-test\/siglip-test-tiny\/resolve\/main\/ with \d+ tags and face detection\. Every file matched the manifest's sha256\./);
+  assert.match(text, /tags from this page's copy for siglip-test-tiny/);
+  assert.ok(hf.includes("/sightline-test/siglip-test-tiny/resolve/main/onnx/vision_model_quantized.onnx"));
+  assert.equal(await tab.isVisible("#synthetic-banner"), true, "the manifest's descriptor for these files says synthetic");
+  assert.ok((await dropOn("chelsea.png")).tagsResult);
+});
+
+test("the model form works at phone width and from the keyboard", async () => {
+  await tab.setViewportSize({ width: 390, height: 844 });
+  await tab.getByRole("button", { name: "Use the default model" }).click();
+  await waitStatus(/^Ready: siglip-test-tiny with/);
+  assert.equal(await tab.isVisible("#synthetic-banner"), true);
+  // Reachable by Tab from the page's start, each control labelled.
+  await tab.reload();
+  await tab.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  const reached = [];
+  for (let i = 0; i < 8 && !reached.includes("default-model"); i++) {
+    await tab.keyboard.press("Tab");
+    reached.push(await tab.evaluate(() => document.activeElement.id || document.activeElement.textContent.trim()));
+  }
+  assert.ok(reached.includes("model-url") && reached.includes("remember-model") && reached.includes("default-model"), `tab order: ${reached}`);
+  assert.equal(await tab.getByLabel(/URL of a model folder/).count(), 1);
+  for (const selector of ["#model-url", "#model-form button[type=submit]", "#default-model"]) {
+    const box = await tab.locator(selector).boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= 390, `${selector} fits the phone's width: ${JSON.stringify(box)}`);
+  }
+  assert.equal(await tab.evaluate(() => document.documentElement.scrollWidth), 390, "no horizontal scrolling");
+  await tab.screenshot({ path: `${OUT}24-model-url-phone.png`, fullPage: true });
+  await urlContext.close();
+  await host.close();
 });
