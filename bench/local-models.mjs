@@ -8,9 +8,8 @@
 // (scripts/bench-ocr builds and serves one). Prints one JSON object per
 // image, like the native example, with "engine": "wasm".
 
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { chromium } from "playwright-core";
 
 const [url, runsArg, ...images] = process.argv.slice(2);
@@ -23,7 +22,7 @@ const runs = Number(runsArg);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", `--user-data-dir=${mkdtempSync(join(tmpdir(), "sightline-bench-"))}`],
+    "--disable-sync", "--no-first-run"], // launch() gives every run a fresh temporary profile
 });
 try {
   const page = await browser.newPage();
