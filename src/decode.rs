@@ -5,9 +5,11 @@
 
 use std::io::Cursor;
 
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 
 use crate::error::{Result, SightlineError};
+use crate::jpeg;
 
 /// Azure Image Analysis 4.0 accepts files up to 20 MB…
 pub const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
@@ -53,6 +55,11 @@ pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage> {
         return Err(SightlineError::ImageTooLarge { size: bytes.len(), limit: MAX_IMAGE_BYTES });
     }
     let format = sniff_format(bytes)?;
+    if format == ImageFormat::Jpeg {
+        if let Some(decoded) = decode_jpeg_like_pillow(bytes)? {
+            return Ok(decoded);
+        }
+    }
     let format_name = format_name(format);
 
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
@@ -64,7 +71,7 @@ pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage> {
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height)?;
 
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(format_name, e))?;
     image.apply_orientation(orientation);
 
@@ -75,6 +82,27 @@ pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage> {
         other => other.to_rgb8(),
     };
     Ok(DecodedImage { rgb, format })
+}
+
+/// JPEG through [`crate::jpeg`], which decodes exactly as Pillow's libjpeg-turbo does. `None`
+/// when it declines (a variant it does not handle, a defect it does not imitate libjpeg's
+/// recovery from, or more memory than allowed): the `image` crate's decoder then takes the file,
+/// with every check below. The size limits apply before anything is allocated.
+fn decode_jpeg_like_pillow(bytes: &[u8]) -> Result<Option<DecodedImage>> {
+    let Ok(info) = jpeg::read_info(bytes) else { return Ok(None) };
+    check_dimensions(info.width, info.height)?;
+    let Ok(image) = jpeg::decode(bytes, MAX_DECODER_ALLOC) else { return Ok(None) };
+    let (width, height) = (image.width, image.height);
+    let Some(rgb) = RgbImage::from_raw(width, height, image.into_rgb()) else { return Ok(None) };
+    // Pillow's exif_transpose reads the first Exif segment.
+    let orientation = info.exif.and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
+    let mut image = DynamicImage::ImageRgb8(rgb);
+    image.apply_orientation(orientation);
+    let rgb = match image {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        other => other.to_rgb8(),
+    };
+    Ok(Some(DecodedImage { rgb, format: ImageFormat::Jpeg }))
 }
 
 fn check_dimensions(width: u32, height: u32) -> Result<()> {
@@ -202,6 +230,27 @@ mod tests {
             decode_image(&png(49, 200)),
             Err(SightlineError::ImageDimensionsOutOfRange { width: 49, height: 200, .. })
         ));
+    }
+
+    #[test]
+    fn refuses_a_jpeg_bomb_from_its_header() {
+        let mut bomb = include_bytes!("../tests/golden/inputs/photo.jpg").to_vec();
+        let sof = bomb.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bomb[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]); // 60000 × 60000
+        let err = decode_image(&bomb).unwrap_err();
+        assert!(matches!(err, SightlineError::ImageDimensionsOutOfRange { width: 60_000, .. }), "{err}");
+    }
+
+    /// What the exact decoder declines goes to the `image` crate's lenient one, as before it.
+    #[test]
+    fn truncated_jpeg_falls_back_to_the_lenient_decoder() {
+        let photo = include_bytes!("../tests/golden/inputs/photo.jpg");
+        let cut = &photo[..photo.len() * 2 / 3];
+        assert!(jpeg::decode(cut, u64::MAX).is_err());
+        let decoded = decode_image(cut).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (320, 240));
+        let exact = decode_image(photo).unwrap();
+        assert_ne!(decoded.rgb, exact.rgb);
     }
 
     #[test]

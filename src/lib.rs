@@ -14,6 +14,7 @@ mod dequantize;
 pub mod descriptor;
 pub mod error;
 pub mod faces;
+pub mod jpeg;
 pub mod ocr;
 pub mod preview;
 pub mod preprocess;
