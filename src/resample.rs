@@ -1,13 +1,18 @@
 //! Pillow's resampler (libImaging/Resample.c, `Image.resize` with BICUBIC or BILINEAR) for 8-bit
-//! RGB, reproduced bit for bit: separable convolution, horizontal pass first over only the rows the
-//! vertical pass reads, the filter widened by the scale when downsampling (antialiasing), weights
-//! in 22-bit fixed point, rounding and clipping to 8 bits after each pass.
+//! RGB, reproduced bit for bit: separable convolution in Pillow 13's pass order (horizontal first
+//! over only the rows the vertical pass reads or, when the height shrinks much more than the
+//! width, vertical first over only the columns the horizontal pass reads: [`PassOrder::pillow`]),
+//! the filter widened by the scale when downsampling (antialiasing), weights in 22-bit fixed
+//! point, rounding and clipping to 8 bits after each pass.
 //!
 //! Why our own: SigLIP was trained and is evaluated on exactly these bytes (Hugging Face's
 //! SiglipImageProcessor resizes with PIL). `fast_image_resize` was tried first: its 8-bit kernels
 //! use lower-precision weights and differed from PIL by up to 5 levels (0.039 in pixel_values) on
-//! ../shared/images/photos/astronaut.png, over the 0.02 budget. This port matches PIL's output
-//! exactly on every lossless golden image (tests/parity.rs checks the checksums).
+//! ../shared/images/photos/astronaut.png, over the 0.02 budget. This port matches Pillow 13's
+//! output exactly on all 27 golden images (tests/parity.rs checks the checksums) and on hundreds
+//! of random sizes and filters (tests/pil_resize.rs, against Pillow itself).
+
+use std::ops::Range;
 
 use crate::descriptor::Resample;
 
@@ -97,59 +102,119 @@ fn clip8(v: i32) -> u8 {
     (v >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
-/// Resize packed 8-bit RGB `width`×`height` to `out_width`×`out_height` exactly as PIL does.
-pub fn resize_rgb(
+/// Which separable pass runs first. Each pass rounds and clips to 8 bits, so the order shows in
+/// the output (by a level or two).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassOrder {
+    HorizontalFirst,
+    VerticalFirst,
+}
+
+impl PassOrder {
+    /// The order Pillow 13 picks (ImagingResampleInner, read from the disassembly of Pillow
+    /// 13.0.0's `_imaging` and confirmed against it on random sizes by tests/pil_resize.rs):
+    /// vertical first when both passes are needed, the height shrinks, and it shrinks by more than
+    /// twice what the width shrinks (`in_h − out_h > 2·(in_w − out_w)`, in integers). Pillow ≤ 12
+    /// always went horizontal first. When only one pass is needed the order does not matter.
+    pub fn pillow((width, height): (usize, usize), (out_width, out_height): (usize, usize)) -> PassOrder {
+        let (dh, dw) = (height as i64 - out_height as i64, width as i64 - out_width as i64);
+        if out_width != width && out_height != height && dh > 0 && dh > 2 * dw {
+            PassOrder::VerticalFirst
+        } else {
+            PassOrder::HorizontalFirst
+        }
+    }
+}
+
+/// Horizontal pass over `rows` of `src` (`width` pixels a row), reading input columns from
+/// `col_offset` on: `rows.len()` rows of `kernel`'s output width.
+fn horizontal_pass(src: &[u8], width: usize, rows: Range<usize>, kernel: &Kernel, col_offset: usize) -> Vec<u8> {
+    let out_width = kernel.first.len();
+    let mut out = vec![0u8; out_width * rows.len() * 3];
+    for (y, out_row) in rows.zip(out.chunks_exact_mut(out_width * 3)) {
+        let row = &src[y * width * 3..(y + 1) * width * 3];
+        for (x, px) in out_row.chunks_exact_mut(3).enumerate() {
+            let weights = kernel.weights(x);
+            let input = &row[(kernel.first[x] - col_offset) * 3..][..weights.len() * 3];
+            let (mut r, mut g, mut b) = (HALF, HALF, HALF);
+            for (p, &w) in input.chunks_exact(3).zip(weights) {
+                r += p[0] as i32 * w;
+                g += p[1] as i32 * w;
+                b += p[2] as i32 * w;
+            }
+            px.copy_from_slice(&[clip8(r), clip8(g), clip8(b)]);
+        }
+    }
+    out
+}
+
+/// Vertical pass over columns `cols` of `src` (`width` pixels a row, its first row being input
+/// row `row_offset`): `kernel`'s output height of rows `cols.len()` pixels wide.
+fn vertical_pass(src: &[u8], width: usize, cols: Range<usize>, kernel: &Kernel, row_offset: usize) -> Vec<u8> {
+    let (row_len, start) = (cols.len() * 3, cols.start * 3);
+    let mut out = vec![0u8; row_len * kernel.first.len()];
+    // One accumulator row, reused: taps outermost so every read is a contiguous row.
+    let mut acc = vec![0i32; row_len];
+    for (y, out_row) in out.chunks_exact_mut(row_len).enumerate() {
+        acc.fill(HALF);
+        let first = kernel.first[y] - row_offset;
+        for (i, &w) in kernel.weights(y).iter().enumerate() {
+            let input = &src[(first + i) * width * 3 + start..][..row_len];
+            for (a, &v) in acc.iter_mut().zip(input) {
+                *a += v as i32 * w;
+            }
+        }
+        for (value, &a) in out_row.iter_mut().zip(&acc) {
+            *value = clip8(a);
+        }
+    }
+    out
+}
+
+/// Resize packed 8-bit RGB `width`×`height` to `out_width`×`out_height` exactly as Pillow 13
+/// does, in the pass order it picks ([`PassOrder::pillow`]).
+pub fn resize_rgb(src: &[u8], size: (usize, usize), out_size: (usize, usize), filter: Resample) -> Vec<u8> {
+    resize_rgb_in_order(src, size, out_size, filter, PassOrder::pillow(size, out_size))
+}
+
+/// [`resize_rgb`] with the pass order forced (Pillow ≤ 12 always went horizontal first).
+pub fn resize_rgb_in_order(
     src: &[u8],
     (width, height): (usize, usize),
     (out_width, out_height): (usize, usize),
     filter: Resample,
+    order: PassOrder,
 ) -> Vec<u8> {
     assert_eq!(src.len(), width * height * 3, "RGB buffer size");
+    let (need_horizontal, need_vertical) = (out_width != width, out_height != height);
+    if !need_horizontal && !need_vertical {
+        return src.to_vec();
+    }
     let horizontal = Kernel::new(width, out_width, filter);
     let vertical = Kernel::new(height, out_height, filter);
-
-    // Horizontal pass, restricted to the source rows the vertical pass reads.
-    let (rows, row_offset) = if out_width != width {
-        let first_row = vertical.first[0];
-        let last_row = vertical.first[out_height - 1] + vertical.taps[out_height - 1];
-        let mut tmp = vec![0u8; out_width * (last_row - first_row) * 3];
-        for (y, out_row) in tmp.chunks_exact_mut(out_width * 3).enumerate() {
-            let row = &src[(y + first_row) * width * 3..(y + first_row + 1) * width * 3];
-            for (x, px) in out_row.chunks_exact_mut(3).enumerate() {
-                let input = &row[horizontal.first[x] * 3..];
-                let mut acc = [HALF; 3];
-                for (i, &w) in horizontal.weights(x).iter().enumerate() {
-                    for c in 0..3 {
-                        acc[c] += input[i * 3 + c] as i32 * w;
-                    }
-                }
-                for c in 0..3 {
-                    px[c] = clip8(acc[c]);
-                }
-            }
-        }
-        (tmp, first_row)
-    } else {
-        (src.to_vec(), 0)
-    };
-    if out_height == height {
-        return rows;
+    if !need_vertical {
+        return horizontal_pass(src, width, 0..height, &horizontal, 0);
     }
-
-    let row_len = out_width * 3;
-    let mut out = vec![0u8; row_len * out_height];
-    for (y, out_row) in out.chunks_exact_mut(row_len).enumerate() {
-        let first = vertical.first[y] - row_offset;
-        let weights = vertical.weights(y);
-        for (x, value) in out_row.iter_mut().enumerate() {
-            let mut acc = HALF;
-            for (i, &w) in weights.iter().enumerate() {
-                acc += rows[(first + i) * row_len + x] as i32 * w;
-            }
-            *value = clip8(acc);
+    if !need_horizontal {
+        return vertical_pass(src, width, 0..width, &vertical, 0);
+    }
+    match order {
+        // Only the source rows the vertical pass reads; then the vertical pass over them.
+        PassOrder::HorizontalFirst => {
+            let first = vertical.first[0];
+            let last = vertical.first[out_height - 1] + vertical.taps[out_height - 1];
+            let tmp = horizontal_pass(src, width, first..last, &horizontal, 0);
+            vertical_pass(&tmp, out_width, 0..out_width, &vertical, first)
+        }
+        // Only the source columns the horizontal pass reads; then the horizontal pass over them.
+        // (Pillow filters every column; the others never reach the output.)
+        PassOrder::VerticalFirst => {
+            let first = horizontal.first[0];
+            let last = horizontal.first[out_width - 1] + horizontal.taps[out_width - 1];
+            let tmp = vertical_pass(src, width, first..last, &vertical, 0);
+            horizontal_pass(&tmp, last - first, 0..out_height, &horizontal, first)
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -171,6 +236,41 @@ mod tests {
             let out = resize_rgb(&src, (333, 77), (w, h), Resample::Bilinear);
             assert!(out.chunks_exact(3).all(|p| p == [10, 128, 250]));
         }
+    }
+
+    #[test]
+    fn pass_order_is_pillow_13s() {
+        use PassOrder::{HorizontalFirst as H, VerticalFirst as V};
+        let order = |size, out| PassOrder::pillow(size, out);
+        assert_eq!(order((60, 600), (224, 224)), V); // tests/golden/inputs/tall.png
+        assert_eq!(order((600, 60), (224, 224)), H);
+        assert_eq!(order((1000, 700), (224, 224)), H);
+        // in_h − out_h against 2·(in_w − out_w): a tie stays horizontal-first.
+        assert_eq!(order((324, 424), (224, 224)), H);
+        assert_eq!(order((324, 425), (224, 224)), V);
+        // The height must shrink, and both passes must be needed.
+        assert_eq!(order((100, 223), (224, 224)), H);
+        assert_eq!(order((224, 1000), (224, 224)), H);
+        assert_eq!(order((100, 1000), (100, 224)), H);
+    }
+
+    #[test]
+    fn both_orders_agree_when_one_pass_suffices_and_on_constants() {
+        let src: Vec<u8> = (0..90 * 70 * 3).map(|i| (i * 13 % 253) as u8).collect();
+        for (size, out) in [((90, 70), (90, 20)), ((90, 70), (30, 70))] {
+            let h = resize_rgb_in_order(&src, size, out, Resample::Bicubic, PassOrder::HorizontalFirst);
+            let v = resize_rgb_in_order(&src, size, out, Resample::Bicubic, PassOrder::VerticalFirst);
+            assert_eq!(h, v);
+        }
+        let constant = [200u8, 3, 77].repeat(90 * 70);
+        for order in [PassOrder::HorizontalFirst, PassOrder::VerticalFirst] {
+            let out = resize_rgb_in_order(&constant, (90, 70), (33, 224), Resample::Bicubic, order);
+            assert!(out.chunks_exact(3).all(|p| p == [200, 3, 77]));
+        }
+        // On other content the orders differ (each pass rounds to 8 bits).
+        let h = resize_rgb_in_order(&src, (90, 70), (33, 20), Resample::Bicubic, PassOrder::HorizontalFirst);
+        let v = resize_rgb_in_order(&src, (90, 70), (33, 20), Resample::Bicubic, PassOrder::VerticalFirst);
+        assert_ne!(h, v);
     }
 
     #[test]
