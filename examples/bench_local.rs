@@ -22,8 +22,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: usize = runs.parse()?;
     let dir = Path::new(ppocr);
     let read = |name: &str| std::fs::read(dir.join(name));
-    let (det, rec, keys, cls) =
-        (read("ppocrv5_det.onnx")?, read("ppocrv5_rec.onnx")?, read("ppocr_keys_v5.txt")?, read("ppocrv5_cls.onnx")?);
+    let (det, rec, keys, cls) = (
+        read(OcrFiles::DETECTOR)?,
+        read(OcrFiles::RECOGNIZER)?,
+        read(OcrFiles::DICTIONARY)?,
+        read(OcrFiles::ORIENTATION)?,
+    );
     let ocr = OcrEngine::load(OcrFiles { detector: &det, recognizer: &rec, dictionary: &keys, orientation: Some(&cls) })?;
     let faces = FaceDetector::load(&std::fs::read(yunet)?)?;
 

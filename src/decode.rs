@@ -72,16 +72,19 @@ pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage> {
     check_dimensions(width, height)?;
 
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(format_name, e))?;
-    image.apply_orientation(orientation);
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(format_name, e))?;
+    Ok(DecodedImage { rgb: upright_rgb(image, orientation), format })
+}
 
-    // Alpha is dropped, not composited: that is what PIL's convert("RGB") does and what the
-    // reference preprocessing therefore saw during training and evaluation.
-    let rgb = match image {
+/// Apply the EXIF orientation and convert to 8-bit RGB. Alpha is dropped, not composited: that
+/// is what PIL's convert("RGB") does and what the reference preprocessing therefore saw during
+/// training and evaluation.
+fn upright_rgb(mut image: DynamicImage, orientation: Orientation) -> RgbImage {
+    image.apply_orientation(orientation);
+    match image {
         DynamicImage::ImageRgb8(rgb) => rgb,
         other => other.to_rgb8(),
-    };
-    Ok(DecodedImage { rgb, format })
+    }
 }
 
 /// JPEG through [`crate::jpeg`], which decodes exactly as Pillow's libjpeg-turbo does. `None`
@@ -96,13 +99,7 @@ fn decode_jpeg_like_pillow(bytes: &[u8]) -> Result<Option<DecodedImage>> {
     let Some(rgb) = RgbImage::from_raw(width, height, image.into_rgb()) else { return Ok(None) };
     // Pillow's exif_transpose reads the first Exif segment.
     let orientation = info.exif.and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::ImageRgb8(rgb);
-    image.apply_orientation(orientation);
-    let rgb = match image {
-        DynamicImage::ImageRgb8(rgb) => rgb,
-        other => other.to_rgb8(),
-    };
-    Ok(Some(DecodedImage { rgb, format: ImageFormat::Jpeg }))
+    Ok(Some(DecodedImage { rgb: upright_rgb(DynamicImage::ImageRgb8(rgb), orientation), format: ImageFormat::Jpeg }))
 }
 
 fn check_dimensions(width: u32, height: u32) -> Result<()> {

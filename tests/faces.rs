@@ -2,7 +2,11 @@
 //! number of faces, each overlapping a hand-checked box, and smart crops that keep every face.
 
 use sightline::faces::iou;
-use sightline::{AnalyzeOptions, Analyzer, FaceDetector, ModelFiles, SiglipModel};
+use sightline::{AnalyzeOptions, Analyzer, FaceDetector};
+
+#[path = "support/tiny_vision.rs"]
+mod tiny_vision;
+use tiny_vision::tiny_vision_model;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -45,13 +49,7 @@ fn yunet_finds_exactly_the_faces_that_are_there() {
 
 #[test]
 fn smart_crops_keep_the_faces() {
-    let model = SiglipModel::load(ModelFiles {
-        descriptor: include_bytes!("../models/siglip-test-tiny/sightline.json"),
-        vision_model: include_bytes!("../models/siglip-test-tiny/onnx/vision_model_quantized.onnx"),
-        text_model: None,
-        tokenizer: None,
-    })
-    .unwrap();
+    let model = tiny_vision_model();
     let detector = FaceDetector::load(YUNET).unwrap();
     let analyzer = Analyzer { model: Some(&model), tags: None, faces: Some(&detector), ocr: None };
     let ratios = vec![0.75, 1.0, 4.0 / 3.0, 1.8];

@@ -3,7 +3,11 @@
 //! text, and Azure's readResult shape through `analyze`.
 
 use sightline::ocr::{OcrEngine, OcrFiles};
-use sightline::{AnalyzeOptions, Analyzer, ModelFiles, SiglipModel};
+use sightline::{AnalyzeOptions, Analyzer};
+
+#[path = "support/tiny_vision.rs"]
+mod tiny_vision;
+use tiny_vision::tiny_vision_model;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -132,13 +136,7 @@ fn an_upside_down_line_reads_the_right_way_up_with_the_orientation_model() {
 
 #[test]
 fn analyze_read_returns_azure_read_result() {
-    let model = SiglipModel::load(ModelFiles {
-        descriptor: include_bytes!("../models/siglip-test-tiny/sightline.json"),
-        vision_model: include_bytes!("../models/siglip-test-tiny/onnx/vision_model_quantized.onnx"),
-        text_model: None,
-        tokenizer: None,
-    })
-    .unwrap();
+    let model = tiny_vision_model();
     let ocr = engine(false);
     let options = AnalyzeOptions { features: vec!["read".into()], ..Default::default() };
     let result = Analyzer { model: Some(&model), tags: None, faces: None, ocr: Some(&ocr) }.analyze(PHOTOTEST, &options).unwrap();

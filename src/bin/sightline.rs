@@ -226,11 +226,6 @@ const DEFAULT_MODEL_DIR: &str = "models/siglip-base-patch16-224";
 const TAGS_FILE: &str = "tags-en.sltags";
 /// The YuNet file `scripts/fetch-models yunet` installs.
 const FACE_MODEL_FILE: &str = "face_detection_yunet_2026may.onnx";
-/// The PP-OCRv5 files `scripts/fetch-models ppocr-v5` installs.
-const OCR_DETECTOR: &str = "ppocrv5_det.onnx";
-const OCR_RECOGNIZER: &str = "ppocrv5_rec.onnx";
-const OCR_DICTIONARY: &str = "ppocr_keys_v5.txt";
-const OCR_ORIENTATION: &str = "ppocrv5_cls.onnx";
 
 /// The optional parts `analyze` loads when a feature needs them.
 struct AnalyzePaths {
@@ -337,11 +332,10 @@ fn load_model(dir: &Path, with_text: bool) -> Result<SiglipModel, String> {
     let descriptor_bytes = read(&descriptor_path).map_err(|e| {
         format!("{e}\n  (fill the folder with scripts/fetch-models, e.g. `scripts/fetch-models siglip-test-tiny`)")
     })?;
-    let descriptor = ModelDescriptor::from_json(&descriptor_bytes).map_err(|e| e.to_string())?;
+    let mut descriptor = ModelDescriptor::from_json(&descriptor_bytes).map_err(|e| e.to_string())?;
     let descriptor_bytes = if KEEP_INT8_WEIGHTS.get().copied().unwrap_or(false) {
-        let mut patched: Value = serde_json::from_slice(&descriptor_bytes).map_err(|e| e.to_string())?;
-        patched["dequantize_weights"] = false.into();
-        serde_json::to_vec(&patched).map_err(|e| e.to_string())?
+        descriptor.dequantize_weights = Some(false);
+        serde_json::to_vec(&descriptor).map_err(|e| e.to_string())?
     } else {
         descriptor_bytes
     };
@@ -495,8 +489,8 @@ fn classify(model: &SiglipModel, inputs: &[PathBuf], labels: &[String], as_json:
 /// is optional). A folder without the models means the feature cannot run here.
 fn load_ocr(dir: &Path) -> Result<OcrEngine, SightlineError> {
     let file = |name: &str| std::fs::read(dir.join(name)).map_err(|_| SightlineError::OcrModelNotLoaded);
-    let (detector, recognizer, dictionary) = (file(OCR_DETECTOR)?, file(OCR_RECOGNIZER)?, file(OCR_DICTIONARY)?);
-    let orientation = file(OCR_ORIENTATION).ok();
+    let (detector, recognizer, dictionary) = (file(OcrFiles::DETECTOR)?, file(OcrFiles::RECOGNIZER)?, file(OcrFiles::DICTIONARY)?);
+    let orientation = file(OcrFiles::ORIENTATION).ok();
     OcrEngine::load(OcrFiles { detector: &detector, recognizer: &recognizer, dictionary: &dictionary, orientation: orientation.as_deref() })
 }
 

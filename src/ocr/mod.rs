@@ -48,6 +48,14 @@ pub struct OcrFiles<'a> {
     pub orientation: Option<&'a [u8]>,
 }
 
+impl OcrFiles<'_> {
+    /// The file names `scripts/fetch-models ppocr-v5` installs (the manifest's `ppocr-v5` entry).
+    pub const DETECTOR: &'static str = "ppocrv5_det.onnx";
+    pub const RECOGNIZER: &'static str = "ppocrv5_rec.onnx";
+    pub const DICTIONARY: &'static str = "ppocr_keys_v5.txt";
+    pub const ORIENTATION: &'static str = "ppocrv5_cls.onnx";
+}
+
 /// A text line as the engine reads it, before conversion to Azure's integer polygons.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextLine {
