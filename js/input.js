@@ -4,13 +4,40 @@
 // cloneable value; `imageBytes` runs where the model is (usually the worker) and encodes it.
 
 import { SightlineError, ErrorCodes } from "./errors.js";
+import { readBody } from "./model-loader.js";
 
 const has = (name) => typeof globalThis[name] === "function";
 
-/** The base for relative URLs: the page's, not the worker script's. */
-export function baseHref() {
-  if (typeof document !== "undefined" && document.baseURI) return document.baseURI;
-  return globalThis.location?.href;
+/** Azure's (and the core's, src/decode.rs MAX_IMAGE_BYTES) limit on an image file: 20 MiB. */
+export const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+
+function tooLarge(size, what) {
+  return new SightlineError(
+    "InvalidImageSize",
+    `the image${what ? ` ${what}` : ""} is ${size} bytes; the limit is ${MAX_IMAGE_BYTES} bytes (20 MB), resize or recompress it`,
+  );
+}
+
+/** The bytes of a Blob/File, refused by its size before anything is read. */
+export async function blobBytes(blob) {
+  if (blob.size > MAX_IMAGE_BYTES) throw tooLarge(blob.size);
+  return new Uint8Array(await blob.arrayBuffer());
+}
+
+/**
+ * A downloaded image's bytes, read chunk by chunk and abandoned at the size limit (a server can
+ * send anything; `arrayBuffer()` would hold all of it first). The response's `Content-Length`,
+ * when given, is checked before reading.
+ */
+export async function responseBytes(response, url) {
+  const declared = Number(response.headers.get("content-length"));
+  if (declared > MAX_IMAGE_BYTES) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge(declared, `at ${url}`);
+  }
+  const bytes = await readBody(response, { limit: MAX_IMAGE_BYTES });
+  if (!bytes) throw tooLarge(`over ${MAX_IMAGE_BYTES}`, `at ${url}`);
+  return bytes;
 }
 
 /**
@@ -78,7 +105,7 @@ async function encodePng(source, width, height) {
 /** Encoded image bytes from what `prepareInput` made; runs where the model runs. */
 export async function imageBytes(value, { signal } = {}) {
   if (value instanceof Uint8Array) return value;
-  if (has("Blob") && value instanceof Blob) return new Uint8Array(await value.arrayBuffer());
+  if (has("Blob") && value instanceof Blob) return blobBytes(value);
   if (value && typeof value.url === "string") {
     let response;
     try {
@@ -88,7 +115,7 @@ export async function imageBytes(value, { signal } = {}) {
       throw new SightlineError("InvalidImageUrl", `could not download ${value.url}: ${error.message} (a cross-origin server must allow CORS)`, { cause: error });
     }
     if (!response.ok) throw new SightlineError("InvalidImageUrl", `could not download ${value.url}: HTTP ${response.status}`);
-    return new Uint8Array(await response.arrayBuffer());
+    return responseBytes(response, value.url);
   }
   if (has("ImageBitmap") && value instanceof ImageBitmap) {
     try {

@@ -39,14 +39,53 @@ export async function loadManifest(url, { signal } = {}) {
     throw new SightlineError(ErrorCodes.DownloadFailed, `manifest ${url}: ${error.message}`, { cause: error });
   }
   if (!response.ok) throw new SightlineError(ErrorCodes.DownloadFailed, `manifest ${url}: HTTP ${response.status}`);
+  return parseManifest(await response.text(), url);
+}
+
+/** A manifest's text, parsed and checked (see `validateManifest`). */
+export function parseManifest(text, url) {
   let manifest;
   try {
-    manifest = await response.json();
+    manifest = JSON.parse(text);
   } catch (error) {
     throw new SightlineError(ErrorCodes.InvalidManifest, `manifest ${url} is not JSON: ${error.message}`, { cause: error });
   }
-  if (!manifest || typeof manifest.models !== "object") {
-    throw new SightlineError(ErrorCodes.InvalidManifest, `manifest ${url} has no "models" object`);
+  return validateManifest(manifest, url);
+}
+
+const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+
+/**
+ * Check a manifest's shape (models/manifest.json's) before anything reads it, so that a damaged
+ * or hostile one fails with `InvalidManifest` naming the field, never with a TypeError later.
+ * @returns the manifest itself
+ */
+export function validateManifest(manifest, url) {
+  const invalid = (where, what) => new SightlineError(ErrorCodes.InvalidManifest, `manifest ${url}: ${where} ${what}`);
+  if (!isObject(manifest)) throw invalid("the top level", "is not an object");
+  if (!isObject(manifest.models)) throw invalid('"models"', "is not an object");
+  if (manifest.default !== undefined && typeof manifest.default !== "string") throw invalid('"default"', "is not a string");
+  for (const [name, entry] of Object.entries(manifest.models)) {
+    const at = `models[${JSON.stringify(name)}]`;
+    if (!isObject(entry)) throw invalid(at, "is not an object");
+    if (entry.kind !== undefined && typeof entry.kind !== "string") throw invalid(`${at}.kind`, "is not a string");
+    if (entry.files === undefined) continue;
+    if (!Array.isArray(entry.files)) throw invalid(`${at}.files`, "is not a list");
+    entry.files.forEach((file, i) => {
+      const fileAt = `${at}.files[${i}]`;
+      if (!isObject(file)) throw invalid(fileAt, "is not an object");
+      for (const key of ["path", "role"]) {
+        if (typeof file[key] !== "string" || !file[key]) throw invalid(`${fileAt}.${key}`, "is not a non-empty string");
+      }
+      if (file.path.split("/").some((part) => part === ".." || part === "")) throw invalid(`${fileAt}.path`, "leaves the model folder");
+      if (file.url != null && !/^https?:\/\//.test(String(file.url))) throw invalid(`${fileAt}.url`, "is not an http(s) URL");
+      if (file.size !== undefined && file.size !== null && !(Number.isSafeInteger(file.size) && file.size >= 0)) {
+        throw invalid(`${fileAt}.size`, "is not a byte count");
+      }
+      if (file.sha256 !== undefined && file.sha256 !== null && !/^[0-9a-f]{64}$/i.test(String(file.sha256))) {
+        throw invalid(`${fileAt}.sha256`, "is not a 64-digit hex digest");
+      }
+    });
   }
   return manifest;
 }
@@ -201,10 +240,20 @@ async function fetchFirst(spec, signal, refresh) {
 
 async function readWithProgress(response, spec, report) {
   const total = Number(response.headers.get("Content-Length")) || spec.size || 0;
+  return readBody(response, { onChunk: (received) => report(received, total || received, false) });
+}
+
+/**
+ * A response's body, read chunk by chunk: `onChunk(received)` after each chunk, and `null` as
+ * soon as more than `limit` bytes came (the rest is never read, so a hostile server cannot fill
+ * the tab's memory).
+ * @returns {Promise<Uint8Array | null>}
+ */
+export async function readBody(response, { limit = Infinity, onChunk = () => {} } = {}) {
   if (!response.body) {
     const bytes = new Uint8Array(await response.arrayBuffer());
-    report(bytes.length, total || bytes.length, false);
-    return bytes;
+    onChunk(bytes.length);
+    return bytes.length > limit ? null : bytes;
   }
   const reader = response.body.getReader();
   const chunks = [];
@@ -212,9 +261,13 @@ async function readWithProgress(response, spec, report) {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    chunks.push(value);
     received += value.length;
-    report(received, total, false);
+    if (received > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+    onChunk(received);
   }
   const bytes = new Uint8Array(received);
   let offset = 0;

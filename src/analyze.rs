@@ -387,8 +387,13 @@ impl Analyzer<'_> {
                 .filter(|_| wants(feature))
                 .map(|(index, (vision, calibration))| index.set_logits(set, &vision.embedding, *calibration))
         };
+        let color = wants(Feature::Color).then(|| analyze_color(&image.rgb));
+        // Last, as it may give the image up while its detector runs (see `read_owned`).
         let read_result = match self.ocr.filter(|_| wants(Feature::Read)) {
-            Some(engine) => Some(ReadResult::from_lines(engine.read(&image.rgb)?, "local")),
+            Some(engine) => {
+                let reload = || decode_image(image_bytes).map(|decoded| decoded.rgb);
+                Some(ReadResult::from_lines(engine.read_owned(image.rgb, reload)?, "local"))
+            }
             None => None,
         };
         let synthetic = model.filter(|m| m.descriptor().synthetic);
@@ -405,7 +410,7 @@ impl Analyzer<'_> {
             faces: wants(Feature::People).then(|| faces.iter().map(FaceInfo::from).collect()),
             custom_labels_result: custom,
             embedding: vision.as_ref().filter(|_| options.include_embedding.unwrap_or(false)).map(|(v, _)| v.embedding.clone()),
-            color: wants(Feature::Color).then(|| analyze_color(&image.rgb)),
+            color,
             image_type: zero_shot(Feature::ImageType, &v32::IMAGE_TYPE).map(|l| v32::image_type(&l)),
             adult: zero_shot(Feature::Adult, &v32::ADULT).map(|l| v32::adult(&l)),
             categories: zero_shot(Feature::Categories, &v32::CATEGORIES).map(|l| v32::categories(&l)),

@@ -18,6 +18,9 @@ pub enum SightlineError {
     #[error("the image is {size} bytes; the limit is {limit} bytes (20 MB), resize or recompress it")]
     ImageTooLarge { size: usize, limit: usize },
 
+    #[error("cannot read {path}: {reason}")]
+    FileUnreadable { path: String, reason: String },
+
     #[error("unsupported image format{}: use JPEG, PNG, WebP, GIF, BMP or TIFF", detected.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
     UnsupportedImageFormat { detected: Option<String> },
 
@@ -28,6 +31,12 @@ pub enum SightlineError {
         "the image is {width}×{height} pixels; each side must be between {min} and {max} pixels"
     )]
     ImageDimensionsOutOfRange { width: u32, height: u32, min: u32, max: u32 },
+
+    #[error(
+        "decoding this {width}×{height} {format} image would take {needed_mb} MB of memory, more than the \
+         {budget_mb} MB one image may use; scale it down to at most {fits} pixels on the longer side (or save it as 8-bit RGB)"
+    )]
+    ImageNeedsTooMuchMemory { format: String, width: u32, height: u32, needed_mb: u64, budget_mb: u64, fits: u32 },
 
     // ---- models ------------------------------------------------------------------------------
     #[error("the {what} is not a valid ONNX model: {reason}")]
@@ -118,6 +127,8 @@ impl SightlineError {
             SightlineError::UnsupportedImageFormat { .. } => "InvalidImageFormat",
             SightlineError::CorruptImage { .. } => "InvalidImageFormat",
             SightlineError::ImageDimensionsOutOfRange { .. } => "InvalidImageDimension",
+            SightlineError::ImageNeedsTooMuchMemory { .. } => "InvalidImageSize",
+            SightlineError::FileUnreadable { .. } => "FileUnreadable",
             SightlineError::InvalidModel { .. } => "InvalidModel",
             SightlineError::ModelInterfaceMismatch { .. } => "ModelInterfaceMismatch",
             SightlineError::InvalidTokenizer { .. } => "InvalidTokenizer",
@@ -186,5 +197,53 @@ impl SightlineError {
 
     pub(crate) fn inference(reason: impl std::fmt::Display) -> Self {
         SightlineError::InferenceFailed { reason: reason.to_string() }
+    }
+
+    /// This error with every occurrence of `secret` in the text a service sent (its code,
+    /// message, status, or a transport's reason) replaced by `<redacted>`: a service or proxy
+    /// that quotes the key it was sent must not get it printed to a terminal or into
+    /// `featureErrors`. Secrets shorter than 4 characters are left alone (no real key is, and
+    /// replacing one would garble every message).
+    pub fn without_secret(self, secret: &str) -> Self {
+        if secret.len() < 4 {
+            return self;
+        }
+        let clean = |text: String| if text.contains(secret) { text.replace(secret, "<redacted>") } else { text };
+        use SightlineError::*;
+        match self {
+            RemoteUnauthorized { service, status, code, message } => {
+                RemoteUnauthorized { service, status, code: clean(code), message: clean(message) }
+            }
+            RemoteServiceError { service, status, code, message } => {
+                RemoteServiceError { service, status, code: clean(code), message: clean(message) }
+            }
+            RemoteOperationFailed { service, status, code, message } => {
+                RemoteOperationFailed { service, status: clean(status), code: clean(code), message: clean(message) }
+            }
+            RemoteNetwork { service, reason } => RemoteNetwork { service, reason: clean(reason) },
+            RemoteMalformedResponse { service, reason } => RemoteMalformedResponse { service, reason: clean(reason) },
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_from_service_text() {
+        let key = "0123456789abcdef";
+        let error = SightlineError::RemoteServiceError {
+            service: "Face API",
+            status: 400,
+            code: "Bad".into(),
+            message: format!("key '{key}' is not valid; {key}"),
+        };
+        let shown = error.without_secret(key).to_string();
+        assert!(!shown.contains(key), "{shown}");
+        assert_eq!(shown.matches("<redacted>").count(), 2, "{shown}");
+        let short = SightlineError::RemoteNetwork { service: "Face API", reason: "a b c".into() };
+        assert_eq!(short.clone().without_secret("b"), short, "too short to be a key: untouched");
     }
 }

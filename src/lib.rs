@@ -35,7 +35,9 @@ pub mod wasm_threads;
 
 pub use analyze::{analyze, AnalyzeOptions, Analyzer};
 pub use azure::ImageAnalysisResult;
-pub use decode::{decode_image, DecodedImage};
+pub use decode::{decode_image, DecodedImage, DECODE_MEMORY_BUDGET};
+#[cfg(not(target_arch = "wasm32"))]
+pub use decode::read_image_file;
 pub use descriptor::{ModelDescriptor, Resample, DEQUANTIZE_BY_DEFAULT};
 pub use error::{Result, SightlineError};
 pub use faces::FaceDetector;

@@ -29,6 +29,29 @@ impl std::fmt::Debug for TextTokenizer {
     }
 }
 
+/// tokenizers 0.22 parses a `Precompiled` normalizer's charsmap with `expect`: a damaged one
+/// panics (an abort in WebAssembly) instead of failing to load. Parse each one first, here.
+fn check_precompiled_normalizers(normalizer: Option<&Value>) -> Result<()> {
+    let Some(normalizer) = normalizer.and_then(Value::as_object) else { return Ok(()) };
+    match normalizer.get("type").and_then(Value::as_str) {
+        Some("Sequence") => {
+            for inner in normalizer.get("normalizers").and_then(Value::as_array).into_iter().flatten() {
+                check_precompiled_normalizers(Some(inner))?;
+            }
+        }
+        Some("Precompiled") => {
+            // As tokenizers does it: the charsmap deserialises from a borrowed string only.
+            let mut fields = normalizer.clone();
+            fields.remove("type");
+            let text = serde_json::to_string(&fields).expect("re-serialising parsed JSON cannot fail");
+            serde_json::from_str::<spm_precompiled::Precompiled>(&text)
+                .map_err(|e| SightlineError::tokenizer(format!("tokenizer.json's precompiled normalizer is damaged: {e}")))?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 impl TextTokenizer {
     pub fn from_json(bytes: &[u8], descriptor: &ModelDescriptor) -> Result<Self> {
         let mut json: Value = serde_json::from_slice(bytes)
@@ -46,6 +69,7 @@ impl TextTokenizer {
             }
         }
         model.insert("byte_fallback".into(), Value::Bool(descriptor.byte_fallback));
+        check_precompiled_normalizers(json.get("normalizer"))?;
         let patched = serde_json::to_vec(&json).expect("re-serialising parsed JSON cannot fail");
         let inner = Tokenizer::from_bytes(&patched)
             .map_err(|e| SightlineError::tokenizer(format!("tokenizer.json does not load: {e}")))?;

@@ -48,6 +48,13 @@ pub fn preview_png(image: &[u8], max_side: u32) -> Result<Vec<u8>, JsValue> {
     crate::preview::preview_png(image, max_side).map_err(js_error)
 }
 
+/// The size of this module's linear memory in bytes: what the tab holds for it. It only ever
+/// grows (WebAssembly memory cannot shrink), so it is the peak of every call so far.
+#[wasm_bindgen(js_name = wasmMemoryBytes)]
+pub fn wasm_memory_bytes() -> f64 {
+    (core::arch::wasm32::memory_size::<0>() * 65536) as f64
+}
+
 /// A SigLIP model in WebAssembly.
 #[wasm_bindgen(js_name = SiglipModel)]
 pub struct WasmSiglipModel {
@@ -180,18 +187,29 @@ impl WasmSiglipModel {
 
     /// Use Document Intelligence Read for `read`: `endpoint` (`https://NAME.cognitiveservices.azure.com`),
     /// `key`, and `apiVersion` `"2024-11-30"` (default) or `"2023-07-31"`. The key stays in this
-    /// object's memory and is sent only in the `Ocp-Apim-Subscription-Key` header.
+    /// object's memory and is sent only in the `Ocp-Apim-Subscription-Key` header. Plain `http://`
+    /// is refused except for loopback hosts or with `allowHttp` (a proxy the page's owner runs,
+    /// e.g. on the page's own origin).
     #[wasm_bindgen(js_name = setReadService)]
-    pub fn set_read_service(&mut self, endpoint: &str, key: &str, api_version: Option<String>) -> Result<(), JsValue> {
-        self.services.read = Some(ReadServiceConfig::new(endpoint, key, api_version.as_deref()).map_err(js_error)?);
+    pub fn set_read_service(&mut self, endpoint: &str, key: &str, api_version: Option<String>, allow_http: Option<bool>) -> Result<(), JsValue> {
+        let config = ReadServiceConfig::new(endpoint, key, api_version.as_deref(), allow_http.unwrap_or(false));
+        self.services.read = Some(config.map_err(js_error)?);
         Ok(())
     }
 
     /// Use the Face API for `people`, asking for its landmarks and these `attributes` (headPose,
-    /// mask, blur, qualityForRecognition).
+    /// mask, blur, qualityForRecognition). `allowHttp` as for `setReadService`.
     #[wasm_bindgen(js_name = setFaceService)]
-    pub fn set_face_service(&mut self, endpoint: &str, key: &str, landmarks: bool, attributes: Vec<String>) -> Result<(), JsValue> {
-        self.services.face = Some(FaceServiceConfig::new(endpoint, key, landmarks, &attributes).map_err(js_error)?);
+    pub fn set_face_service(
+        &mut self,
+        endpoint: &str,
+        key: &str,
+        landmarks: bool,
+        attributes: Vec<String>,
+        allow_http: Option<bool>,
+    ) -> Result<(), JsValue> {
+        let config = FaceServiceConfig::new(endpoint, key, landmarks, &attributes, allow_http.unwrap_or(false));
+        self.services.face = Some(config.map_err(js_error)?);
         Ok(())
     }
 

@@ -19,35 +19,16 @@ use sightline::Resample;
 mod common;
 use common::repo;
 
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 #[derive(Clone, Copy, Debug)]
 struct Case {
     size: (usize, usize),
     out: (usize, usize),
     filter: Resample,
     random: bool,
-}
-
-/// xorshift64*: deterministic noise without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() >> 11) as usize % (hi - lo + 1)
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
 }
 
 fn cases() -> Vec<Case> {

@@ -28,17 +28,22 @@ use sightline::{AnalyzeOptions, Analyzer, FaceDetector, ModelFiles, SiglipModel,
 
 mod common;
 use common::{model_dir, read, repo, shared, sightline, stderr, stdout_json};
+#[path = "support/scripted_http.rs"]
+mod scripted_http;
+use scripted_http::{answer, ScriptedHttp};
 
 /// The mock's key: distinctive, so a test can prove it never appears in any output.
 const KEY: &str = "sightline-test-key-7f3a9c";
 const WRONG_KEY: &str = "wrong-key-52e1b0";
 
 /// The mock runs as long as this test process: it exits when its stdin (held here) closes,
-/// since a static's destructor never runs.
+/// since a static's destructor never runs. `other_port` is its second listener, another origin
+/// that its redirect scenarios point to.
 struct MockServer {
     _child: Child,
     _stdin: std::process::ChildStdin,
     port: u16,
+    other_port: u16,
 }
 
 /// One mock for the whole test binary (tests run in parallel, each with its own scenario token).
@@ -47,16 +52,20 @@ fn mock() -> &'static MockServer {
     MOCK.get_or_init(|| {
         let mut child = Command::new("python3")
             .arg(repo().join("tests/mock_azure/server.py"))
-            .args(["--port", "0", "--key", KEY, "--exit-with-stdin"])
+            .args(["--port", "0", "--other-port", "0", "--key", KEY, "--exit-with-stdin"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs the mock server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("PORT ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("mock said {line:?}"));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut said = |prefix: &str| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            line.trim().strip_prefix(prefix).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("mock said {line:?}"))
+        };
+        let (port, other_port) = (said("PORT "), said("OTHER "));
         let stdin = child.stdin.take().unwrap();
-        MockServer { _child: child, _stdin: stdin, port }
+        MockServer { _child: child, _stdin: stdin, port, other_port }
     })
 }
 
@@ -65,13 +74,16 @@ fn endpoint(scenario: &str, test: &str) -> String {
     format!("http://127.0.0.1:{}/s/{scenario}~{test}", mock().port)
 }
 
-/// The requests the mock received for one scenario token, in order.
+/// The requests the mock received for one scenario token, in order, on either listener.
 fn requests(scenario: &str, test: &str) -> Vec<Value> {
     let token = format!("{scenario}~{test}");
     let body = ureq::get(format!("http://127.0.0.1:{}/__requests", mock().port)).call().unwrap().body_mut().read_to_string().unwrap();
     let all: Vec<Value> = serde_json::from_str(&body).unwrap();
     for request in &all {
         assert_eq!(request["keyInUrl"], false, "a key was sent in a URL: {request}");
+        if request["listener"] == "other" {
+            assert_eq!(request["keyHeader"], "missing", "the key reached another origin: {request}");
+        }
     }
     all.into_iter().filter(|r| r["token"] == token.as_str()).collect()
 }
@@ -104,7 +116,7 @@ fn quick_policy() -> RetryPolicy {
 
 fn read_config(scenario: &str, test: &str, key: &str, version: &str) -> RemoteConfig {
     RemoteConfig {
-        read: Some(ReadServiceConfig::new(&endpoint(scenario, test), key, Some(version)).unwrap()),
+        read: Some(ReadServiceConfig::new(&endpoint(scenario, test), key, Some(version), false).unwrap()),
         face: None,
         policy: quick_policy(),
     }
@@ -301,7 +313,7 @@ fn an_unreachable_endpoint_is_a_network_error() {
     // A port that was free a moment ago: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = RemoteConfig {
-        read: Some(ReadServiceConfig::new(&format!("http://127.0.0.1:{port}"), KEY, None).unwrap()),
+        read: Some(ReadServiceConfig::new(&format!("http://127.0.0.1:{port}"), KEY, None, false).unwrap()),
         face: None,
         policy: quick_policy(),
     };
@@ -328,7 +340,7 @@ fn face_config(scenario: &str, test: &str, landmarks: bool, attributes: &[&str])
     let attributes: Vec<String> = attributes.iter().map(|a| a.to_string()).collect();
     RemoteConfig {
         read: None,
-        face: Some(FaceServiceConfig::new(&endpoint(scenario, test), KEY, landmarks, &attributes).unwrap()),
+        face: Some(FaceServiceConfig::new(&endpoint(scenario, test), KEY, landmarks, &attributes, false).unwrap()),
         policy: quick_policy(),
     }
 }
@@ -381,57 +393,10 @@ fn local_people_need_no_service_and_backends_choose() {
 
 // ---- the retry policy on a virtual clock ---------------------------------------------------------
 
-/// Answers from a script; sleeping advances a virtual clock instead of waiting.
-struct ScriptedHttp {
-    answers: RefCell<VecDeque<Result<HttpResponse, TransportError>>>,
-    clock: Cell<Duration>,
-    sent: RefCell<Vec<(Duration, String)>>,
-    slept: RefCell<Vec<Duration>>,
-}
-
-impl ScriptedHttp {
-    fn new(answers: Vec<Result<HttpResponse, TransportError>>) -> Self {
-        ScriptedHttp { answers: RefCell::new(answers.into()), clock: Cell::new(Duration::ZERO), sent: RefCell::default(), slept: RefCell::default() }
-    }
-}
-
-impl HttpClient for ScriptedHttp {
-    fn send(&self, request: HttpRequest) -> LocalBoxFuture<'_, Result<HttpResponse, TransportError>> {
-        self.sent.borrow_mut().push((self.clock.get(), request.url.clone()));
-        let answer = self.answers.borrow_mut().pop_front().expect("the script has an answer for every request");
-        if answer == Err(TransportError::Timeout) {
-            self.clock.set(self.clock.get() + request.timeout);
-        }
-        Box::pin(async move { answer })
-    }
-    fn sleep(&self, duration: Duration) -> LocalBoxFuture<'_, ()> {
-        self.slept.borrow_mut().push(duration);
-        self.clock.set(self.clock.get() + duration);
-        Box::pin(async {})
-    }
-    fn now(&self) -> Duration {
-        self.clock.get()
-    }
-    fn jitter(&self) -> f64 {
-        0.5
-    }
-    fn is_canceled(&self) -> bool {
-        false
-    }
-}
-
-fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<HttpResponse, TransportError> {
-    Ok(HttpResponse {
-        status,
-        headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
-        body: body.as_bytes().to_vec(),
-    })
-}
-
 const FACES: &str = r#"[{"faceRectangle": {"top": 1, "left": 2, "width": 30, "height": 40}}]"#;
 
 fn detect(http: &ScriptedHttp, policy: &RetryPolicy) -> Result<usize, SightlineError> {
-    let config = FaceServiceConfig::new("https://face.example", "k", false, &[]).unwrap();
+    let config = FaceServiceConfig::new("https://face.example", "k", false, &[], false).unwrap();
     let size = ImageMetadata { width: 100, height: 100 };
     pollster::block_on(detect_faces(http, &config, policy, Rc::from(&b"image"[..]), size)).map(|d| d.faces.len())
 }
@@ -483,7 +448,7 @@ fn polls_follow_retry_after_but_never_faster_than_a_second() {
         answer(200, &[], r#"{"status": "notStarted"}"#),
         answer(200, &[], succeeded),
     ]);
-    let config = ReadServiceConfig::new("https://di.example", "k", None).unwrap();
+    let config = ReadServiceConfig::new("https://di.example", "k", None, false).unwrap();
     let size = ImageMetadata { width: 100, height: 100 };
     let read = pollster::block_on(read_text(&http, &config, &RetryPolicy::default(), Rc::from(&b"x"[..]), "image/png", size)).unwrap();
     assert!(read.blocks.is_empty());
@@ -494,11 +459,74 @@ fn polls_follow_retry_after_but_never_faster_than_a_second() {
 #[test]
 fn the_key_is_never_sent_to_another_origin() {
     let http = ScriptedHttp::new(vec![answer(202, &[("Operation-Location", "https://evil.example/steal")], "")]);
-    let config = ReadServiceConfig::new("https://di.example", "k", None).unwrap();
+    let config = ReadServiceConfig::new("https://di.example", "k", None, false).unwrap();
     let size = ImageMetadata { width: 100, height: 100 };
     let error = pollster::block_on(read_text(&http, &config, &RetryPolicy::default(), Rc::from(&b"x"[..]), "image/png", size)).unwrap_err();
     assert_eq!(error.code(), "RemoteMalformedResponse");
     assert_eq!(http.sent.borrow().len(), 1, "no poll went out");
+}
+
+// ---- hostile servers ------------------------------------------------------------------------------
+
+/// The error a remote feature failed with, and its serialised featureErrors entry.
+fn remote_failure(features: &[&str], image: &[u8], config: &RemoteConfig) -> (String, String) {
+    let result = analyze_remote(features, image, config).unwrap();
+    let errors = result.feature_errors.as_ref().expect("featureErrors is set");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    (errors[0].error.innererror.code.clone(), serde_json::to_string(&errors[0]).unwrap())
+}
+
+#[test]
+fn redirects_are_never_followed_and_the_key_stays_with_the_endpoint() {
+    let obama = read(shared().join("images/faces/obama.jpg"));
+    for (scenario, features) in [("redirect", "read"), ("redirect-307", "read"), ("redirect-poll", "read"), ("redirect", "people")] {
+        let test = format!("no-follow-{features}");
+        let config = match features {
+            "read" => read_config(scenario, &test, KEY, "2024-11-30"),
+            _ => face_config(scenario, &test, false, &[]),
+        };
+        let image = if features == "read" { phototest() } else { obama.clone() };
+        let (code, shown) = remote_failure(&[features], &image, &config);
+        assert_eq!(code, "RemoteMalformedResponse", "{scenario} {features}: {shown}");
+        assert!(shown.contains("redirect") && shown.contains(&format!("127.0.0.1:{}", mock().other_port)), "{shown}");
+        let log = requests(scenario, &test);
+        assert!(log.iter().all(|r| r["listener"] == "main"), "{scenario} {features}: a request went to the other origin: {log:?}");
+        let expected = if scenario == "redirect-poll" { 2 } else { 1 };
+        assert_eq!(log.len(), expected, "{scenario} {features}: a redirect is not retried: {log:?}");
+    }
+}
+
+#[test]
+fn a_key_quoted_by_the_service_is_redacted() {
+    let (code, shown) = remote_failure(&["read"], &phototest(), &read_config("echo-key", "redact", KEY, "2024-11-30"));
+    assert_eq!(code, "RemoteServiceError");
+    assert!(!shown.contains(KEY) && shown.contains("<redacted>"), "{shown}");
+    let obama = read(shared().join("images/faces/obama.jpg"));
+    let (_, shown) = remote_failure(&["people"], &obama, &face_config("echo-key", "redact", false, &[]));
+    assert!(!shown.contains(KEY) && shown.contains("<redacted>"), "{shown}");
+}
+
+#[test]
+fn an_oversized_answer_is_malformed_and_not_retried() {
+    let (code, shown) = remote_failure(&["read"], &phototest(), &read_config("huge", "oversize", KEY, "2024-11-30"));
+    assert_eq!(code, "RemoteMalformedResponse", "{shown}");
+    assert!(shown.contains("64 MiB"), "{shown}");
+    assert_eq!(requests("huge", "oversize").len(), 2, "one upload and one poll, no retry");
+    let obama = read(shared().join("images/faces/obama.jpg"));
+    let (code, _) = remote_failure(&["people"], &obama, &face_config("huge", "oversize-face", false, &[]));
+    assert_eq!(code, "RemoteMalformedResponse");
+    assert_eq!(requests("huge", "oversize-face").len(), 1);
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_before_any_request() {
+    let error = ReadServiceConfig::new("http://di.example.com", KEY, None, false).unwrap_err();
+    assert_eq!(error.code(), "RemoteInvalidEndpoint");
+    let out = sightline(&["analyze", "x.png", "--model", "m", "--features", "read", "--read-endpoint", "http://di.example.com", "--read-key", KEY]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("[RemoteInvalidEndpoint]") && stderr(&out).contains("--allow-http"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(KEY));
+    assert!(ReadServiceConfig::new("http://di.example.com", KEY, None, true).is_ok(), "allowed explicitly");
 }
 
 // ---- the CLI --------------------------------------------------------------------------------------
@@ -549,6 +577,8 @@ fn cli_takes_the_key_from_the_environment_and_reports_each_error_distinctly() {
         ("failed", KEY, "RemoteOperationFailed"),
         ("malformed", KEY, "RemoteMalformedResponse"),
         ("hang", KEY, "RemoteTimeout"),
+        ("redirect", KEY, "RemoteMalformedResponse"),
+        ("echo-key", KEY, "RemoteServiceError"),
     ];
     for (scenario, key, code) in cases {
         let url = endpoint(scenario, "cli-errors");

@@ -1,6 +1,8 @@
 // The page: input (drop, folders, picker, paste), progress, result cards. All analysis happens
 // in worker.js; this module only talks to it and renders.
 
+import { blobBytes, responseBytes, MAX_IMAGE_BYTES } from "./lib/input.js";
+
 const $ = (selector, root = document) => root.querySelector(selector);
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 
@@ -68,6 +70,7 @@ function addCard(file) {
   img.alt = file.name;
   // Browsers cannot show TIFF (and some other files Sightline reads): ask the worker for a PNG.
   img.addEventListener("error", async () => {
+    if (file.size > MAX_IMAGE_BYTES) return;
     const bytes = await file.arrayBuffer();
     worker.postMessage({ type: "preview", id, bytes }, [bytes]);
   }, { once: true });
@@ -78,7 +81,14 @@ function addCard(file) {
 
 async function analyzeFile(file) {
   const id = addCard(file);
-  const bytes = await file.arrayBuffer();
+  let bytes;
+  try {
+    // Refused by its size before it is read: a dropped 2 GB file never reaches memory.
+    bytes = (await blobBytes(file)).buffer;
+  } catch (error) {
+    showError(id, error);
+    return;
+  }
   worker.postMessage({ type: "analyze", id, bytes, read: $("#read-text").checked }, [bytes]);
 }
 
@@ -307,6 +317,11 @@ function showServices({ read, face, error }) {
 }
 
 worker.onmessage = ({ data }) => {
+  // The analysis memory the tab holds (WebAssembly memory only grows), in the status line's tooltip.
+  if (data.wasmMemory > Number(document.body.dataset.wasmMemory ?? 0)) {
+    document.body.dataset.wasmMemory = String(data.wasmMemory);
+    $("#status-text").title = `WebAssembly memory: ${formatBytes(data.wasmMemory)}`;
+  }
   switch (data.type) {
     case "services":
       showServices(data);
@@ -402,10 +417,11 @@ $("#url-form").addEventListener("submit", async (e) => {
     // The image is fetched by this browser, straight from its server (which must allow CORS).
     const response = await fetch(url);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    enqueue([new File([await response.blob()], name)]);
+    enqueue([new File([await responseBytes(response, url)], name)]);
   } catch (error) {
     const id = addCard(new File([], name));
-    showError(id, { code: "InvalidImageUrl", message: `could not download ${url}: ${error.message} (the server must allow cross-origin requests)` });
+    if (error.code) showError(id, error);
+    else showError(id, { code: "InvalidImageUrl", message: `could not download ${url}: ${error.message} (the server must allow cross-origin requests)` });
   }
 });
 $("#labels-input").addEventListener("input", sendLabels);

@@ -1,34 +1,44 @@
 // Offline support for the app shell: the page, its scripts, the wasm and the manifest are
 // precached on install and served network-first (fresh when online, cached when offline).
-// Model files are not handled here: worker.js verifies and caches them itself.
+// Nothing else is touched: model files are verified by sha256 and cached by the worker itself,
+// and every other request (a same-origin Azure proxy's answers, requests carrying a key, images
+// fetched by URL) goes to the network and is never stored here.
 
-const SHELL = "sightline-shell-v1";
+const SHELL = "sightline-shell-v2";
 const PRECACHE = [
-  "./", "index.html", "app.js", "worker.js", "lib/model-loader.js", "lib/errors.js", "style.css",
+  "./", "index.html", "app.js", "worker.js", "lib/model-loader.js", "lib/errors.js", "lib/input.js", "style.css",
   "pkg/sightline.js", "pkg/sightline_bg.wasm", "model.json", "models/manifest.json",
 ];
+// Absolute URLs of the shell, without query or fragment.
+const SHELL_URLS = new Set(PRECACHE.map((path) => new URL(path, self.registration.scope).href));
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(PRECACHE)).then(() => self.skipWaiting()));
 });
 
-self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+// Earlier versions cached every same-origin GET: drop those caches, whatever they hold.
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((names) => Promise.all(names.filter((name) => name.startsWith("sightline-shell-") && name !== SHELL).map((name) => caches.delete(name))))
+      .then(() => self.clients.claim()),
+  );
+});
 
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
-  // Model files (also those of a model folder the user gave by URL, if it is on this origin).
-  const isModelFile = (url.pathname.includes("/models/") && !url.pathname.endsWith("/manifest.json")) ||
-    /\.(onnx|sltags)$|\/(tokenizer|sightline)\.json$/.test(url.pathname);
-  if (event.request.method !== "GET" || url.origin !== self.location.origin || isModelFile) return;
+  url.search = "";
+  url.hash = "";
+  if (event.request.method !== "GET" || !SHELL_URLS.has(url.href)) return;
   event.respondWith(
     (async () => {
       const cache = await caches.open(SHELL);
       try {
         const response = await fetch(event.request);
-        if (response.ok) await cache.put(event.request, response.clone());
+        if (response.ok) await cache.put(url.href, response.clone());
         return response;
       } catch (offline) {
-        const cached = await cache.match(event.request, { ignoreSearch: true });
+        const cached = await cache.match(url.href);
         if (cached) return cached;
         throw offline;
       }

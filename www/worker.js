@@ -7,7 +7,7 @@
 // Model files are fetched, checked and cached by the npm package's loader (js/model-loader.js,
 // copied to lib/ by scripts/build-web): the page and the package share one implementation.
 
-import init, { SiglipModel, previewPng } from "./pkg/sightline.js";
+import init, { SiglipModel, previewPng, wasmMemoryBytes } from "./pkg/sightline.js";
 import {
   fetchModelFile,
   fetchVerified,
@@ -51,7 +51,8 @@ const initWasm = () => (wasmReady ??= init().catch((error) => {
   throw error;
 }));
 
-const post = (message, transfer) => self.postMessage(message, transfer ?? []);
+/** Every message carries the WebAssembly memory's size (its peak so far: it never shrinks). */
+const post = (message, transfer) => self.postMessage({ ...message, wasmMemory: wasmReady ? wasmMemoryBytes() : 0 }, transfer ?? []);
 const errorJson = (error, fallback = "LoadFailed") => ({ code: error?.code ?? fallback, message: String(error?.message ?? error) });
 
 function fail(error, id, op) {
@@ -254,14 +255,37 @@ function ensureOcr(slot) {
   return slot.ocr;
 }
 
+/**
+ * The endpoint as the core takes it, and whether plain http may carry the key there: only to this
+ * page's own origin (a same-origin proxy, which may be given as a path such as "/azure-read"); the
+ * core itself allows loopback hosts and refuses any other http:// endpoint.
+ */
+function serviceEndpoint(endpoint) {
+  const trimmed = String(endpoint ?? "").trim();
+  const absolute = trimmed.startsWith("/") ? new URL(trimmed, self.location.origin).href : trimmed;
+  let sameOrigin = false;
+  try {
+    sameOrigin = new URL(absolute).origin === self.location.origin;
+  } catch {
+    // Not a URL: the core says what is wrong with it.
+  }
+  return [absolute, sameOrigin];
+}
+
 /** Hand endpoints and keys to the model (which keeps them in memory only); reply with what is in use. */
 function configureServices(model, settings) {
   model.clearServices();
   services = { read: false, readBackend: settings.readBackend ?? "auto", peopleBackend: settings.peopleBackend ?? "auto" };
   try {
     model.setRemoteTimeout(settings.timeoutSeconds ?? 120);
-    if (settings.read) model.setReadService(settings.read.endpoint, settings.read.key, settings.read.apiVersion);
-    if (settings.face) model.setFaceService(settings.face.endpoint, settings.face.key, settings.face.landmarks, settings.face.attributes ?? []);
+    if (settings.read) {
+      const [endpoint, allowHttp] = serviceEndpoint(settings.read.endpoint);
+      model.setReadService(endpoint, settings.read.key, settings.read.apiVersion, allowHttp);
+    }
+    if (settings.face) {
+      const [endpoint, allowHttp] = serviceEndpoint(settings.face.endpoint);
+      model.setFaceService(endpoint, settings.face.key, settings.face.landmarks, settings.face.attributes ?? [], allowHttp);
+    }
   } catch (error) {
     model.clearServices();
     post({ type: "services", error: { code: error?.code ?? "InvalidArgument", message: String(error?.message ?? error) } });

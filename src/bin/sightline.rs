@@ -16,7 +16,24 @@ use sightline::azure::ErrorResponse;
 use sightline::ocr::{OcrEngine, OcrFiles};
 use sightline::remote::native::NativeHttpClient;
 use sightline::remote::{analyze_with_services, FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy};
-use sightline::{AnalyzeOptions, Analyzer, FaceDetector, ModelDescriptor, ModelFiles, SiglipModel, SightlineError, TagIndex};
+use sightline::{
+    read_image_file, AnalyzeOptions, Analyzer, FaceDetector, ModelDescriptor, ModelFiles, SiglipModel, SightlineError, TagIndex,
+};
+
+/// `println!` that ends the run quietly when stdout is closed (`sightline … | head`), as Unix
+/// tools do, instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("sightline: cannot write the output: {error}");
+            std::process::exit(2);
+        }
+    }};
+}
 
 #[derive(Parser)]
 #[command(name = "sightline", version, about = "SigLIP image analysis: embeddings and zero-shot labels")]
@@ -151,6 +168,10 @@ struct RemoteArgs {
     /// Give up on a remote feature after this many seconds (retries and polling included).
     #[arg(long = "remote-timeout", default_value_t = 120.0, value_name = "SECONDS")]
     remote_timeout: f64,
+    /// Take plain http:// endpoints on other hosts than this one (a proxy you run yourself); the
+    /// key then travels unencrypted. Loopback endpoints need no flag.
+    #[arg(long = "allow-http")]
+    allow_http: bool,
 }
 
 /// Environment variables the keys are taken from when the flags are absent.
@@ -180,14 +201,14 @@ impl RemoteArgs {
         let read = match &self.read_endpoint {
             Some(endpoint) => {
                 let key = Self::key(&self.read_key, READ_KEY_ENV, "Document Intelligence", "read")?;
-                Some(ReadServiceConfig::new(endpoint, &key, Some(&self.read_api_version))?)
+                Some(ReadServiceConfig::new(endpoint, &key, Some(&self.read_api_version), self.allow_http)?)
             }
             None => None,
         };
         let face = match &self.face_endpoint {
             Some(endpoint) => {
                 let key = Self::key(&self.face_key, FACE_KEY_ENV, "Face API", "face")?;
-                Some(FaceServiceConfig::new(endpoint, &key, self.face_landmarks, &self.face_attributes)?)
+                Some(FaceServiceConfig::new(endpoint, &key, self.face_landmarks, &self.face_attributes, self.allow_http)?)
             }
             None => None,
         };
@@ -313,9 +334,9 @@ fn run(command: Command) -> Result<bool, String> {
             let model = load_model(&common.model, true)?;
             let ids = model.tokenize(&text).map_err(|e| e.to_string())?;
             if common.json {
-                println!("{}", json!({ "text": text, "ids": ids }));
+                out!("{}", json!({ "text": text, "ids": ids }));
             } else {
-                println!("{}", ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
+                out!("{}", ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
             }
             Ok(true)
         }
@@ -364,26 +385,40 @@ fn load_model(dir: &Path, with_text: bool) -> Result<SiglipModel, String> {
     Ok(model)
 }
 
-/// Expand directories (sorted, hidden entries skipped) into image files.
-fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+/// Expand directories (sorted, hidden entries skipped) into image files: each as its name and
+/// its path, or why it cannot be listed (a dangling link, a folder without permission), which
+/// is reported like a file that fails, and the walk goes on.
+fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<(String, Result<PathBuf, String>)>, String> {
     if inputs.is_empty() {
         return Err("give at least one image file or directory".into());
     }
     let mut files = Vec::new();
     for input in inputs {
         if !input.is_dir() {
-            files.push(input.clone());
+            files.push((input.display().to_string(), Ok(input.clone())));
             continue;
         }
         let walker = walkdir::WalkDir::new(input).follow_links(true).sort_by_file_name();
         let visible = walker.into_iter().filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
         for entry in visible {
-            let entry = entry.map_err(|e| format!("cannot walk {}: {e}", input.display()))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    let name = error.path().unwrap_or(input).display().to_string();
+                    let reason = match error.io_error() {
+                        Some(io) if io.kind() == std::io::ErrorKind::NotFound => "a link to nothing (dangling symbolic link)".to_string(),
+                        Some(io) => format!("cannot list it: {io}"),
+                        None => format!("cannot list it: {error}"),
+                    };
+                    files.push((name, Err(reason)));
+                    continue;
+                }
+            };
             let is_image = entry.path().extension().and_then(|x| x.to_str()).is_some_and(|x| {
                 IMAGE_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str())
             });
             if entry.file_type().is_file() && is_image {
-                files.push(entry.into_path());
+                files.push((entry.path().display().to_string(), Ok(entry.into_path())));
             }
         }
     }
@@ -404,12 +439,13 @@ fn for_each_image(
     );
     let mut results = Vec::with_capacity(files.len());
     let mut all_ok = true;
-    for file in &files {
-        progress.set_message(file.display().to_string());
-        let name = file.display().to_string();
-        let outcome = std::fs::read(file)
-            .map_err(|e| (String::from("ReadError"), format!("cannot read: {e}")))
-            .and_then(|bytes| work(&bytes).map_err(|e| (e.code().to_string(), e.to_string())));
+    for (name, file) in &files {
+        progress.set_message(name.clone());
+        let name = name.clone();
+        let outcome = match file {
+            Ok(path) => read_image_file(path).and_then(|bytes| work(&bytes)).map_err(|e| (e.code().to_string(), e.to_string())),
+            Err(reason) => Err((String::from("FileUnreadable"), reason.clone())),
+        };
         match outcome {
             Ok(mut value) => {
                 value["file"] = json!(name);
@@ -438,11 +474,11 @@ fn embed_images(model: &SiglipModel, inputs: &[PathBuf], as_json: bool) -> Resul
         Ok(json!({ "width": e.width, "height": e.height, "embedding": e.embedding }))
     })?;
     if as_json {
-        println!("{}", Value::Array(results));
+        out!("{}", Value::Array(results));
     } else {
         for r in results.iter().filter(|r| r.get("error").is_none()) {
             let v: Vec<f32> = serde_json::from_value(r["embedding"].clone()).unwrap_or_default();
-            println!("{}: {}×{} {}", r["file"].as_str().unwrap_or(""), r["width"], r["height"], short_vector(&v));
+            out!("{}: {}×{} {}", r["file"].as_str().unwrap_or(""), r["width"], r["height"], short_vector(&v));
         }
     }
     Ok(ok)
@@ -453,10 +489,10 @@ fn embed_texts(model: &SiglipModel, texts: &[String], as_json: bool) -> Result<b
     if as_json {
         let out: Vec<Value> =
             texts.iter().zip(&embeddings).map(|(t, e)| json!({ "text": t, "embedding": e })).collect();
-        println!("{}", Value::Array(out));
+        out!("{}", Value::Array(out));
     } else {
         for (t, e) in texts.iter().zip(&embeddings) {
-            println!("{t:?}: {}", short_vector(e));
+            out!("{t:?}: {}", short_vector(e));
         }
     }
     Ok(true)
@@ -472,13 +508,13 @@ fn classify(model: &SiglipModel, inputs: &[PathBuf], labels: &[String], as_json:
         Ok(json!({ "width": image.width, "height": image.height, "labels": scores }))
     })?;
     if as_json {
-        println!("{}", Value::Array(results));
+        out!("{}", Value::Array(results));
     } else {
         for r in results.iter().filter(|r| r.get("error").is_none()) {
-            println!("{}:", r["file"].as_str().unwrap_or(""));
+            out!("{}:", r["file"].as_str().unwrap_or(""));
             for s in r["labels"].as_array().into_iter().flatten() {
                 let confidence = s["confidence"].as_f64().unwrap_or(0.0);
-                println!("  {:>7.3}%  {}", confidence * 100.0, s["label"].as_str().unwrap_or(""));
+                out!("  {:>7.3}%  {}", confidence * 100.0, s["label"].as_str().unwrap_or(""));
             }
         }
     }
@@ -525,10 +561,7 @@ fn analyze_image(
             true => Some(load_ocr(&paths.ocr_model)?),
             false => None,
         };
-        let bytes = std::fs::read(image).map_err(|e| SightlineError::CorruptImage {
-            format: "file".into(),
-            reason: format!("cannot read {}: {e}", image.display()),
-        })?;
+        let bytes = read_image_file(image)?;
         let analyzer = Analyzer { model: model.as_ref(), tags: tags.as_ref(), faces: faces.as_ref(), ocr: ocr.as_ref() };
         // The remote clients' futures complete as their blocking requests do: no runtime needed.
         pollster::block_on(analyze_with_services(&analyzer, &bytes, options, services, &NativeHttpClient::new()))
@@ -536,7 +569,7 @@ fn analyze_image(
     match outcome {
         Ok(result) => {
             if as_json {
-                println!("{}", serde_json::to_string_pretty(&result).expect("results serialise"));
+                out!("{}", serde_json::to_string_pretty(&result).expect("results serialise"));
             } else {
                 print_analysis(&result);
             }
@@ -548,7 +581,7 @@ fn analyze_image(
         }
         Err(error) => {
             if as_json {
-                println!("{}", serde_json::to_string_pretty(&ErrorResponse::from(&error)).expect("errors serialise"));
+                out!("{}", serde_json::to_string_pretty(&ErrorResponse::from(&error)).expect("errors serialise"));
             }
             eprintln!("error: {}: {error} [{}]", image.display(), error.code());
             match error {
@@ -573,38 +606,38 @@ fn analyze_image(
 }
 
 fn print_analysis(result: &sightline::ImageAnalysisResult) {
-    println!("{}×{} ({})", result.metadata.width, result.metadata.height, result.model_version);
+    out!("{}×{} ({})", result.metadata.width, result.metadata.height, result.model_version);
     if let Some(tags) = &result.tags_result {
-        println!("tags:");
+        out!("tags:");
         for t in &tags.values {
-            println!("  {:>7.3}%  {}", t.confidence * 100.0, t.name);
+            out!("  {:>7.3}%  {}", t.confidence * 100.0, t.name);
         }
     }
     if let Some(labels) = &result.custom_labels_result {
-        println!("labels:");
+        out!("labels:");
         for t in &labels.values {
-            println!("  {:>7.3}%  {}", t.confidence * 100.0, t.name);
+            out!("  {:>7.3}%  {}", t.confidence * 100.0, t.name);
         }
     }
     if let Some(people) = &result.people_result {
-        println!("people (by face): {}", people.values.len());
+        out!("people (by face): {}", people.values.len());
         for p in &people.values {
             let b = p.bounding_box;
-            println!("  {:>6.1}%  x {} y {} w {} h {}", p.confidence * 100.0, b.x, b.y, b.w, b.h);
+            out!("  {:>6.1}%  x {} y {} w {} h {}", p.confidence * 100.0, b.x, b.y, b.w, b.h);
         }
     }
     if let Some(read) = &result.read_result {
         let lines: Vec<_> = read.blocks.iter().flat_map(|b| &b.lines).collect();
-        println!("text ({} lines, {}):", lines.len(), read.backend.as_deref().unwrap_or("local"));
+        out!("text ({} lines, {}):", lines.len(), read.backend.as_deref().unwrap_or("local"));
         for line in lines {
-            println!("  {}", line.text);
+            out!("  {}", line.text);
         }
     }
     if let Some(crops) = &result.smart_crops_result {
-        println!("smart crops:");
+        out!("smart crops:");
         for c in &crops.values {
             let b = c.bounding_box;
-            println!("  {:.2}: x {} y {} w {} h {}", c.aspect_ratio, b.x, b.y, b.w, b.h);
+            out!("  {:.2}: x {} y {} w {} h {}", c.aspect_ratio, b.x, b.y, b.w, b.h);
         }
     }
 }

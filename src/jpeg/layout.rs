@@ -3,7 +3,7 @@
 //! (jdapimin.c `default_decompress_parms`).
 
 use super::markers::{Frame, Header};
-use super::Error;
+use super::{Error, FRACTIONAL_SAMPLING};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Upsample {
@@ -82,7 +82,7 @@ impl Layout {
             } else if hmax % h == 0 && vmax % v == 0 {
                 Upsample::Box { h: hmax / h, v: vmax / v }
             } else {
-                return Err(Error::Unsupported("fractional sampling ratio"));
+                return Err(Error::Unsupported(FRACTIONAL_SAMPLING));
             };
             comps.push(CompLayout {
                 h,

@@ -4,7 +4,7 @@
 
 use super::bits::next_marker;
 use super::huffman::HuffSpec;
-use super::{Error, ZIGZAG};
+use super::{Error, ARITHMETIC, DNL_HEIGHT, HIERARCHICAL, LOSSLESS, NOT_8_BIT, ZIGZAG};
 
 #[derive(Clone, Debug)]
 pub(super) struct Component {
@@ -99,9 +99,9 @@ impl<'a> Header<'a> {
             let payload = segment(data, pos)?;
             match marker {
                 0xC0..=0xC2 => self.read_sof(marker, payload)?,
-                0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
-                    return Err(Error::Unsupported("lossless, hierarchical or arithmetic-coded JPEG"))
-                }
+                0xC9..=0xCB => return Err(Error::Unsupported(ARITHMETIC)),
+                0xC3 => return Err(Error::Unsupported(LOSSLESS)),
+                0xC5..=0xC7 | 0xCD..=0xCF => return Err(Error::Unsupported(HIERARCHICAL)),
                 DHT => self.read_dht(payload)?,
                 DQT => self.read_dqt(payload)?,
                 DRI => {
@@ -134,13 +134,13 @@ impl<'a> Header<'a> {
             return Err(Error::Corrupt("SOF segment too short"));
         }
         if p[0] != 8 {
-            return Err(Error::Unsupported("sample precision other than 8 bits"));
+            return Err(Error::Unsupported(NOT_8_BIT));
         }
         let height = u16::from_be_bytes([p[1], p[2]]);
         let width = u16::from_be_bytes([p[3], p[4]]);
         let n = usize::from(p[5]);
         if height == 0 {
-            return Err(Error::Unsupported("height defined by a DNL marker"));
+            return Err(Error::Unsupported(DNL_HEIGHT));
         }
         if width == 0 || n == 0 || p.len() != 6 + 3 * n {
             return Err(Error::Corrupt("bad SOF segment"));

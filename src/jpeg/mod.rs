@@ -62,6 +62,23 @@ pub enum Error {
     TooLarge { needed: u64, limit: u64 },
 }
 
+// JPEG variants libjpeg-turbo (and so Pillow) refuses, or that the fallback decoder (zune-jpeg)
+// cannot decode either: `Error::fallback_can_try` keeps them from it.
+pub(crate) const ARITHMETIC: &str = "arithmetic-coded JPEG";
+pub(crate) const LOSSLESS: &str = "lossless JPEG";
+pub(crate) const HIERARCHICAL: &str = "hierarchical (differential) JPEG";
+pub(crate) const NOT_8_BIT: &str = "12-bit JPEG (only 8-bit samples are decoded)";
+pub(crate) const DNL_HEIGHT: &str = "JPEG whose height is given by a DNL marker";
+pub(crate) const FRACTIONAL_SAMPLING: &str = "JPEG with a fractional chroma sampling ratio";
+
+impl Error {
+    /// Whether a lenient decoder may still read what this decoder declined. `false` for the
+    /// variants above: no decoder here reads them, so they are refused with their name.
+    pub fn fallback_can_try(&self) -> bool {
+        !matches!(self, Error::Unsupported(what) if [ARITHMETIC, LOSSLESS, HIERARCHICAL, NOT_8_BIT, DNL_HEIGHT, FRACTIONAL_SAMPLING].contains(what))
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -82,6 +99,8 @@ pub struct Info<'a> {
     pub width: u32,
     pub height: u32,
     pub components: usize,
+    /// Each component's horizontal and vertical sampling factors, in frame order.
+    pub sampling: Vec<(u8, u8)>,
     pub progressive: bool,
     /// The first APP1 Exif payload (a TIFF structure, after `Exif\0\0`), for the orientation.
     pub exif: Option<&'a [u8]>,
@@ -120,6 +139,7 @@ pub fn read_info(data: &[u8]) -> Result<Info<'_>, Error> {
         width: u32::from(frame.width),
         height: u32::from(frame.height),
         components: frame.components.len(),
+        sampling: frame.components.iter().map(|c| (c.h, c.v)).collect(),
         progressive: frame.progressive,
         exif: header.exif,
     })

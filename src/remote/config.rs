@@ -28,8 +28,10 @@ impl fmt::Debug for ServiceConfig {
 
 impl ServiceConfig {
     /// Check the endpoint and key before any request: a typo fails here, clearly, not as a
-    /// network error later.
-    pub fn new(service: &'static str, endpoint: &str, key: &str) -> Result<Self> {
+    /// network error later. Plain `http://` would send the key in clear text, so it is taken only
+    /// for a loopback host (a local proxy or mock) or when the caller says it is a proxy it runs
+    /// itself (`allow_http`: the CLI's `--allow-http`, the page's same-origin proxy).
+    pub fn new(service: &'static str, endpoint: &str, key: &str, allow_http: bool) -> Result<Self> {
         let endpoint = endpoint.trim().trim_end_matches('/').to_string();
         let invalid = |reason: &str| SightlineError::RemoteInvalidEndpoint {
             service,
@@ -46,6 +48,12 @@ impl ServiceConfig {
         }
         if host.contains('@') {
             return Err(invalid("credentials do not belong in the URL; pass the key separately"));
+        }
+        if endpoint.starts_with("http://") && !allow_http && !is_loopback(host) {
+            return Err(invalid(
+                "plain http:// would send the key in clear text; use https://, or allow http explicitly for a proxy \
+                 you run yourself (--allow-http)",
+            ));
         }
         if endpoint.contains(['?', '#']) || endpoint.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid("give only the resource's base URL, without query, fragment or spaces"));
@@ -65,6 +73,19 @@ impl ServiceConfig {
     pub fn origin(&self) -> &str {
         origin_of(&self.endpoint)
     }
+}
+
+/// Whether `host` (`name[:port]`, `[v6][:port]`) is this machine: `localhost`, 127.0.0.0/8 or ::1.
+fn is_loopback(host: &str) -> bool {
+    let name = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL (the whole string when it has no path).
@@ -121,9 +142,9 @@ pub struct ReadServiceConfig {
 }
 
 impl ReadServiceConfig {
-    pub fn new(endpoint: &str, key: &str, api_version: Option<&str>) -> Result<Self> {
+    pub fn new(endpoint: &str, key: &str, api_version: Option<&str>, allow_http: bool) -> Result<Self> {
         Ok(ReadServiceConfig {
-            service: ServiceConfig::new(READ_SERVICE, endpoint, key)?,
+            service: ServiceConfig::new(READ_SERVICE, endpoint, key, allow_http)?,
             api_version: api_version.map(ReadApiVersion::parse).transpose()?.unwrap_or_default(),
         })
     }
@@ -143,7 +164,7 @@ pub struct FaceServiceConfig {
 }
 
 impl FaceServiceConfig {
-    pub fn new(endpoint: &str, key: &str, landmarks: bool, attributes: &[String]) -> Result<Self> {
+    pub fn new(endpoint: &str, key: &str, landmarks: bool, attributes: &[String], allow_http: bool) -> Result<Self> {
         let mut canonical = Vec::new();
         for name in attributes.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
             let known = FACE_ATTRIBUTES.iter().find(|known| known.eq_ignore_ascii_case(name)).ok_or_else(|| {
@@ -156,7 +177,7 @@ impl FaceServiceConfig {
                 canonical.push(known.to_string());
             }
         }
-        Ok(FaceServiceConfig { service: ServiceConfig::new(FACE_SERVICE, endpoint, key)?, landmarks, attributes: canonical })
+        Ok(FaceServiceConfig { service: ServiceConfig::new(FACE_SERVICE, endpoint, key, allow_http)?, landmarks, attributes: canonical })
     }
 }
 
@@ -181,7 +202,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_key() {
-        let config = ReadServiceConfig::new("https://x.cognitiveservices.azure.com/", "s3cr3t-key", None).unwrap();
+        let config = ReadServiceConfig::new("https://x.cognitiveservices.azure.com/", "s3cr3t-key", None, false).unwrap();
         let shown = format!("{config:?} {:?}", RemoteConfig { read: Some(config.clone()), ..Default::default() });
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert!(shown.contains("<redacted>"));
@@ -190,14 +211,29 @@ mod tests {
 
     #[test]
     fn endpoints_and_keys_are_checked_up_front() {
-        let code = |endpoint: &str, key: &str| ServiceConfig::new(READ_SERVICE, endpoint, key).unwrap_err().code();
+        let code = |endpoint: &str, key: &str| ServiceConfig::new(READ_SERVICE, endpoint, key, false).unwrap_err().code();
         assert_eq!(code("x.cognitiveservices.azure.com", "k"), "RemoteInvalidEndpoint");
         assert_eq!(code("https://", "k"), "RemoteInvalidEndpoint");
         assert_eq!(code("https://x.azure.com/?subscription-key=k", "k"), "RemoteInvalidEndpoint");
         assert_eq!(code("https://user:pw@x.azure.com", "k"), "RemoteInvalidEndpoint");
         assert_eq!(code("https://x.azure.com", " "), "InvalidArgument");
         assert_eq!(code("https://x.azure.com", "a\r\nX-Evil: 1"), "InvalidArgument");
-        assert!(ServiceConfig::new(READ_SERVICE, "http://127.0.0.1:8080/proxy/", "k").is_ok());
+        assert!(ServiceConfig::new(READ_SERVICE, "http://127.0.0.1:8080/proxy/", "k", false).is_ok());
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback_or_when_allowed() {
+        let ok = |endpoint: &str, allow: bool| ServiceConfig::new(READ_SERVICE, endpoint, "k", allow).is_ok();
+        for local in ["http://127.0.0.1:8080", "http://127.3.2.1", "http://localhost:9/p", "http://[::1]:80", "http://LOCALHOST.", "http://a.localhost"] {
+            assert!(ok(local, false), "{local}");
+        }
+        for remote in ["http://x.cognitiveservices.azure.com", "http://10.0.0.5:8080/proxy", "http://127.0.0.1.evil.example", "http://[::2]", "http://localhost.evil.example"] {
+            assert!(!ok(remote, false), "{remote}");
+            assert!(ok(remote, true), "{remote}, allowed explicitly");
+        }
+        let error = ServiceConfig::new(READ_SERVICE, "http://x.azure.com", "k", false).unwrap_err();
+        assert_eq!(error.code(), "RemoteInvalidEndpoint");
+        assert!(error.to_string().contains("clear text"), "{error}");
     }
 
     #[test]
@@ -210,9 +246,9 @@ mod tests {
 
     #[test]
     fn face_attributes_are_checked_and_canonical() {
-        let config = FaceServiceConfig::new("https://f.azure.com", "k", true, &["HEADPOSE".into(), "headPose".into(), "mask".into()]).unwrap();
+        let config = FaceServiceConfig::new("https://f.azure.com", "k", true, &["HEADPOSE".into(), "headPose".into(), "mask".into()], false).unwrap();
         assert_eq!(config.attributes, ["headPose", "mask"]);
-        let error = FaceServiceConfig::new("https://f.azure.com", "k", false, &["emotion".into()]).unwrap_err();
+        let error = FaceServiceConfig::new("https://f.azure.com", "k", false, &["emotion".into()], false).unwrap_err();
         assert_eq!(error.code(), "InvalidParameter");
     }
 }

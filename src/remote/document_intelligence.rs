@@ -13,14 +13,15 @@ use serde::Deserialize;
 
 use super::config::{origin_of, ReadServiceConfig, READ_SERVICE};
 use super::http::{HttpClient, HttpRequest, Method, KEY_HEADER};
-use super::retry::{retry_after, Call, RetryPolicy, ServiceError};
+use super::retry::{redacting, retry_after, Call, RetryPolicy, ServiceError};
 use crate::azure::{DetectedTextLine, DetectedTextWord, ImageMetadata, ImagePoint, ReadResult};
 use crate::error::{Result, SightlineError};
 
 /// Never poll more often than this, whatever `Retry-After` says.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Read the text of `image` (bytes of `content_type`) whose upright size is `size`.
+/// Read the text of `image` (bytes of `content_type`) whose upright size is `size`. The key never
+/// appears in an error, whatever the service's answers quote.
 pub async fn read_text(
     http: &dyn HttpClient,
     config: &ReadServiceConfig,
@@ -29,77 +30,80 @@ pub async fn read_text(
     content_type: &str,
     size: ImageMetadata,
 ) -> Result<ReadResult> {
-    let call = Call::new(http, policy, READ_SERVICE);
-    let service = &config.service;
-    let version = config.api_version;
-    // Code-point offsets, so `content` can be cut per page without a grapheme segmenter.
-    let url = format!(
-        "{}/{}/documentModels/prebuilt-read:analyze?api-version={}&stringIndexType=unicodeCodePoint",
-        service.endpoint,
-        version.route(),
-        version.as_str()
-    );
-    let upload = HttpRequest {
-        method: Method::Post,
-        url,
-        headers: vec![("Content-Type".into(), content_type.into()), (KEY_HEADER.into(), service.key.clone())],
-        body: Some(image),
-        timeout: policy.request_timeout,
-    };
-    let accepted = call.send(upload, "uploading the image").await?;
-    if accepted.status != 202 {
-        return Err(malformed(format!("expected 202 Accepted for the analysis, got HTTP {}", accepted.status)));
-    }
-    let operation = accepted.header("operation-location").filter(|l| !l.is_empty()).ok_or_else(|| {
-        malformed(
-            "the 202 answer has no Operation-Location header; from a browser, the service (or your proxy) must send \
-             Access-Control-Expose-Headers: Operation-Location, Retry-After (see README, 'Remote services')"
-                .into(),
-        )
-    })?;
-    // The key goes with the poll, so the poll must go to the resource we were given: never follow
-    // an Operation-Location to another origin.
-    if origin_of(operation) != service.origin() {
-        return Err(malformed(format!(
-            "Operation-Location points to {} instead of the endpoint's origin {}; not sending the key there",
-            origin_of(operation),
-            service.origin()
-        )));
-    }
-    let operation = operation.to_string();
-    let mut delay = retry_after(&accepted).unwrap_or(MIN_POLL_INTERVAL).max(MIN_POLL_INTERVAL);
-    loop {
-        call.wait(delay, || call.timeout("waiting for the analysis to finish")).await?;
-        let poll = HttpRequest {
-            method: Method::Get,
-            url: operation.clone(),
-            headers: vec![(KEY_HEADER.into(), service.key.clone())],
-            body: None,
+    redacting(&config.service.key, async move {
+        let call = Call::new(http, policy, READ_SERVICE);
+        let service = &config.service;
+        let version = config.api_version;
+        // Code-point offsets, so `content` can be cut per page without a grapheme segmenter.
+        let url = format!(
+            "{}/{}/documentModels/prebuilt-read:analyze?api-version={}&stringIndexType=unicodeCodePoint",
+            service.endpoint,
+            version.route(),
+            version.as_str()
+        );
+        let upload = HttpRequest {
+            method: Method::Post,
+            url,
+            headers: vec![("Content-Type".into(), content_type.into()), (KEY_HEADER.into(), service.key.clone())],
+            body: Some(image),
             timeout: policy.request_timeout,
         };
-        let response = call.send(poll, "polling the analysis").await?;
-        let state: Operation = serde_json::from_slice(&response.body)
-            .map_err(|e| malformed(format!("the operation status is not the expected JSON ({e})")))?;
-        match state.status.as_str() {
-            "notStarted" | "running" => {
-                delay = retry_after(&response).unwrap_or(MIN_POLL_INTERVAL).max(MIN_POLL_INTERVAL);
-            }
-            "succeeded" => {
-                let result = state.analyze_result.ok_or_else(|| malformed("a succeeded operation without analyzeResult".into()))?;
-                return to_read_result(&result, size);
-            }
-            "failed" | "canceled" => {
-                let (code, message) = state.error.map(|e| e.code_and_message()).unwrap_or_default();
-                return Err(SightlineError::RemoteOperationFailed {
-                    service: READ_SERVICE,
-                    status: state.status,
-                    code: if code.is_empty() { "Unknown".into() } else { code },
-                    message: if message.is_empty() { "no error details".into() } else { message },
-                });
-            }
-            other => return Err(malformed(format!("unknown operation status '{other}'"))),
+        let accepted = call.send(upload, "uploading the image").await?;
+        if accepted.status != 202 {
+            return Err(malformed(format!("expected 202 Accepted for the analysis, got HTTP {}", accepted.status)));
         }
-    }
+        let operation = accepted.header("operation-location").filter(|l| !l.is_empty()).ok_or_else(|| {
+            malformed(
+                "the 202 answer has no Operation-Location header; from a browser, the service (or your proxy) must send \
+                 Access-Control-Expose-Headers: Operation-Location, Retry-After (see README, 'Remote services')"
+                    .into(),
+            )
+        })?;
+        // The key goes with the poll, so the poll must go to the resource we were given: never follow
+        // an Operation-Location to another origin.
+        if origin_of(operation) != service.origin() {
+            return Err(malformed(format!(
+                "Operation-Location points to {} instead of the endpoint's origin {}; not sending the key there",
+                origin_of(operation),
+                service.origin()
+            )));
+        }
+        let operation = operation.to_string();
+        let mut delay = retry_after(&accepted).unwrap_or(MIN_POLL_INTERVAL).max(MIN_POLL_INTERVAL);
+        loop {
+            call.wait(delay, || call.timeout("waiting for the analysis to finish")).await?;
+            let poll = HttpRequest {
+                method: Method::Get,
+                url: operation.clone(),
+                headers: vec![(KEY_HEADER.into(), service.key.clone())],
+                body: None,
+                timeout: policy.request_timeout,
+            };
+            let response = call.send(poll, "polling the analysis").await?;
+            let state: Operation = serde_json::from_slice(&response.body)
+                .map_err(|e| malformed(format!("the operation status is not the expected JSON ({e})")))?;
+            match state.status.as_str() {
+                "notStarted" | "running" => {
+                    delay = retry_after(&response).unwrap_or(MIN_POLL_INTERVAL).max(MIN_POLL_INTERVAL);
+                }
+                "succeeded" => {
+                    let result = state.analyze_result.ok_or_else(|| malformed("a succeeded operation without analyzeResult".into()))?;
+                    return to_read_result(&result, size);
+                }
+                "failed" | "canceled" => {
+                    let (code, message) = state.error.map(|e| e.code_and_message()).unwrap_or_default();
+                    return Err(SightlineError::RemoteOperationFailed {
+                        service: READ_SERVICE,
+                        status: state.status,
+                        code: if code.is_empty() { "Unknown".into() } else { code },
+                        message: if message.is_empty() { "no error details".into() } else { message },
+                    });
+                }
+                other => return Err(malformed(format!("unknown operation status '{other}'"))),
+            }
+        }
+    })
+    .await
 }
 
 fn malformed(reason: String) -> SightlineError {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::config::{FaceServiceConfig, FACE_SERVICE};
 use super::http::{HttpClient, HttpRequest, Method, KEY_HEADER};
-use super::retry::{Call, RetryPolicy};
+use super::retry::{redacting, Call, RetryPolicy};
 use crate::azure::{
     DetectedPerson, FaceInfo, FaceLandmarks, FaceRectangle, ImageBoundingBox, ImageMetadata, PeopleResult, Point,
 };
@@ -39,6 +39,8 @@ pub fn detect_url(config: &FaceServiceConfig) -> String {
     url
 }
 
+/// Detect the faces in `image` whose upright size is `size`. The key never appears in an error,
+/// whatever the service's answer quotes.
 pub async fn detect_faces(
     http: &dyn HttpClient,
     config: &FaceServiceConfig,
@@ -46,23 +48,26 @@ pub async fn detect_faces(
     image: Rc<[u8]>,
     size: ImageMetadata,
 ) -> Result<DetectedFaces> {
-    let call = Call::new(http, policy, FACE_SERVICE);
-    let request = HttpRequest {
-        method: Method::Post,
-        url: detect_url(config),
-        // The Face API takes binary images as octet-stream, whatever their format.
-        headers: vec![
-            ("Content-Type".into(), "application/octet-stream".into()),
-            (KEY_HEADER.into(), config.service.key.clone()),
-        ],
-        body: Some(image),
-        timeout: policy.request_timeout,
-    };
-    let response = call.send(request, "detecting faces").await?;
-    let faces: Vec<DetectedFace> = serde_json::from_slice(&response.body).map_err(|e| {
-        SightlineError::RemoteMalformedResponse { service: FACE_SERVICE, reason: format!("the detect answer is not the expected JSON list of faces ({e})") }
-    })?;
-    Ok(to_faces(faces, config, size))
+    redacting(&config.service.key, async move {
+        let call = Call::new(http, policy, FACE_SERVICE);
+        let request = HttpRequest {
+            method: Method::Post,
+            url: detect_url(config),
+            // The Face API takes binary images as octet-stream, whatever their format.
+            headers: vec![
+                ("Content-Type".into(), "application/octet-stream".into()),
+                (KEY_HEADER.into(), config.service.key.clone()),
+            ],
+            body: Some(image),
+            timeout: policy.request_timeout,
+        };
+        let response = call.send(request, "detecting faces").await?;
+        let faces: Vec<DetectedFace> = serde_json::from_slice(&response.body).map_err(|e| {
+            SightlineError::RemoteMalformedResponse { service: FACE_SERVICE, reason: format!("the detect answer is not the expected JSON list of faces ({e})") }
+        })?;
+        Ok(to_faces(faces, config, size))
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,7 +125,7 @@ mod tests {
 
     fn config(landmarks: bool, attributes: &[&str]) -> FaceServiceConfig {
         let attributes: Vec<String> = attributes.iter().map(|a| a.to_string()).collect();
-        FaceServiceConfig::new("https://f.cognitiveservices.azure.com/", "k", landmarks, &attributes).unwrap()
+        FaceServiceConfig::new("https://f.cognitiveservices.azure.com/", "k", landmarks, &attributes, false).unwrap()
     }
 
     #[test]

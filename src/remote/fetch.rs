@@ -1,7 +1,8 @@
 //! The browser's HTTP client: `fetch`, with an `AbortController` per request for its timeout and
 //! for the caller's `AbortSignal`, and `setTimeout` for waits. Works in a window and in a Web
 //! Worker (only globals both have are used). Under CORS, a response shows only the headers the
-//! service exposes: `Operation-Location` must be among them (see README).
+//! service exposes: `Operation-Location` must be among them (see README). Redirects are not
+//! followed (`redirect: "manual"`): the key header would go along to the redirect's target.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -11,9 +12,12 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, Headers, Request, RequestInit, Response};
+use web_sys::{
+    AbortController, AbortSignal, Headers, ReadableStreamDefaultReader, Request, RequestInit, RequestRedirect, Response,
+    ResponseType,
+};
 
-use super::http::{HttpClient, HttpRequest, HttpResponse, LocalBoxFuture, TransportError};
+use super::http::{HttpClient, HttpRequest, HttpResponse, LocalBoxFuture, TransportError, MAX_RESPONSE_BYTES};
 
 #[wasm_bindgen]
 extern "C" {
@@ -43,6 +47,7 @@ impl FetchHttpClient {
         let init = RequestInit::new();
         init.set_method(request.method.as_str());
         init.set_signal(Some(&controller.signal()));
+        init.set_redirect(RequestRedirect::Manual);
         let headers = Headers::new().map_err(network)?;
         for (name, value) in &request.headers {
             headers.set(name, value).map_err(network)?;
@@ -74,6 +79,10 @@ impl FetchHttpClient {
 
         let outcome = async {
             let response: Response = JsFuture::from(global_fetch(&js_request)).await?.dyn_into()?;
+            if response.type_() == ResponseType::Opaqueredirect {
+                // The browser hides the status and the Location of a redirect it did not follow.
+                return Ok(Err(TransportError::Redirected { status: None, location: None }));
+            }
             let status = response.status();
             let mut header_list = Vec::new();
             if let Ok(Some(entries)) = js_sys::try_iter(&response.headers()) {
@@ -82,8 +91,11 @@ impl FetchHttpClient {
                     header_list.push((pair.get(0).as_string().unwrap_or_default(), pair.get(1).as_string().unwrap_or_default()));
                 }
             }
-            let body = Uint8Array::new(&JsFuture::from(response.array_buffer()?).await?).to_vec();
-            Ok::<_, JsValue>(HttpResponse { status, headers: header_list, body })
+            let Some(body) = read_bounded(&response).await? else {
+                controller.abort();
+                return Ok(Err(TransportError::TooLarge));
+            };
+            Ok::<_, JsValue>(Ok(HttpResponse { status, headers: header_list, body }))
         }
         .await;
 
@@ -91,16 +103,45 @@ impl FetchHttpClient {
         if let Some(signal) = &self.signal {
             let _ = signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
         }
-        outcome.map_err(|error| {
-            if self.is_canceled() {
+        outcome.unwrap_or_else(|error| {
+            Err(if self.is_canceled() {
                 TransportError::Canceled
             } else if timed_out.get() {
                 TransportError::Timeout
             } else {
                 // fetch says only "Failed to fetch" for refused connections, DNS and CORS alike.
                 TransportError::Network(describe(&error))
-            }
+            })
         })
+    }
+}
+
+/// The body, read chunk by chunk and abandoned (`None`) once it passes `MAX_RESPONSE_BYTES`:
+/// `arrayBuffer()` would hold whatever a server sends in the tab's memory first.
+async fn read_bounded(response: &Response) -> Result<Option<Vec<u8>>, JsValue> {
+    let limit = MAX_RESPONSE_BYTES as usize;
+    let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_RESPONSE_BYTES) {
+        return Ok(None);
+    }
+    let Some(stream) = response.body() else {
+        return Ok(Some(Vec::new()));
+    };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().dyn_into()?;
+    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    loop {
+        let chunk = JsFuture::from(reader.read()).await?;
+        if js_sys::Reflect::get(&chunk, &JsValue::from_str("done"))?.is_truthy() {
+            return Ok(Some(body));
+        }
+        let bytes: Uint8Array = js_sys::Reflect::get(&chunk, &JsValue::from_str("value"))?.dyn_into()?;
+        if body.len() + bytes.length() as usize > limit {
+            let _ = reader.cancel();
+            return Ok(None);
+        }
+        let start = body.len();
+        body.resize(start + bytes.length() as usize, 0);
+        bytes.copy_to(&mut body[start..]);
     }
 }
 

@@ -15,6 +15,9 @@ pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 /// The header Azure AI services read the key from. Keys travel only here, never in URLs.
 pub const KEY_HEADER: &str = "Ocp-Apim-Subscription-Key";
 
+/// Responses larger than this are not Azure's answers to an image: both clients stop reading.
+pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Get,
@@ -86,6 +89,12 @@ pub enum TransportError {
     Network(String),
     /// The caller canceled the call (an AbortSignal in the browser).
     Canceled,
+    /// The answer was a redirect. Neither client follows one: the key would go along to wherever
+    /// it points. `status` and `location` are `None` where the browser hides them (`fetch` with
+    /// `redirect: "manual"` sees only an opaque redirect).
+    Redirected { status: Option<u16>, location: Option<String> },
+    /// The body went past `MAX_RESPONSE_BYTES`; reading stopped there.
+    TooLarge,
 }
 
 pub trait HttpClient {

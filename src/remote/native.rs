@@ -7,10 +7,7 @@ use std::sync::Arc;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use super::http::{HttpClient, HttpRequest, HttpResponse, LocalBoxFuture, Method, TransportError};
-
-/// Responses larger than this are not Azure's answers to an image; stop reading.
-const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+use super::http::{HttpClient, HttpRequest, HttpResponse, LocalBoxFuture, Method, TransportError, MAX_RESPONSE_BYTES};
 
 pub struct NativeHttpClient {
     agent: ureq::Agent,
@@ -30,6 +27,9 @@ impl NativeHttpClient {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             // Error statuses are answers to interpret (Azure's error body), not transport failures.
             .http_status_as_error(false)
+            // Never follow a redirect: ureq strips only Authorization and Cookie on the way, so the
+            // key header would reach whatever host the Location names. A 3xx comes back as it is.
+            .max_redirects(0)
             .user_agent(concat!("sightline/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -63,6 +63,10 @@ impl NativeHttpClient {
         };
         let mut response = outcome.map_err(transport_error)?;
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            let location = response.headers().get("location").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            return Err(TransportError::Redirected { status: Some(status), location });
+        }
         let headers = response
             .headers()
             .iter()
@@ -76,6 +80,7 @@ impl NativeHttpClient {
 fn transport_error(error: ureq::Error) -> TransportError {
     match error {
         ureq::Error::Timeout(_) => TransportError::Timeout,
+        ureq::Error::BodyExceedsLimit(_) => TransportError::TooLarge,
         ureq::Error::Io(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
             TransportError::Timeout
         }

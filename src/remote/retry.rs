@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::http::{HttpClient, HttpRequest, HttpResponse, TransportError};
+use super::config::origin_of;
+use super::http::{HttpClient, HttpRequest, HttpResponse, TransportError, MAX_RESPONSE_BYTES};
 use crate::error::{Result, SightlineError};
 
 /// How hard to try. The defaults suit an interactive page: about two minutes at most.
@@ -139,6 +140,31 @@ pub(crate) fn status_error(service: &'static str, response: &HttpResponse, attem
     }
 }
 
+/// A 3xx answer. Following it would send the key to the address it names (ureq strips only
+/// `Authorization` on a redirect; a browser keeps custom headers), so it ends the call. Only the
+/// target's origin is shown: its path or query may carry something private.
+fn redirect_error(service: &'static str, status: Option<u16>, location: Option<&str>) -> SightlineError {
+    let status = status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "a redirect".into());
+    let target = match location {
+        Some(location) if location.contains("://") => format!(" to {}", origin_of(location)),
+        Some(_) => " to another path".into(),
+        None => String::new(),
+    };
+    SightlineError::RemoteMalformedResponse {
+        service,
+        reason: format!(
+            "it redirected ({status}){target}; redirects are never followed, so the key only goes to the endpoint \
+             you configured: configure the final address as the endpoint if you trust it"
+        ),
+    }
+}
+
+/// `work`'s outcome with `key` taken out of any error text (see `SightlineError::without_secret`):
+/// the one place a service client's errors pass before they reach a caller.
+pub(crate) async fn redacting<T>(key: &str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    work.await.map_err(|error| error.without_secret(key))
+}
+
 /// One feature's conversation with one service, under one deadline.
 pub(crate) struct Call<'a> {
     pub http: &'a dyn HttpClient,
@@ -199,6 +225,20 @@ impl<'a> Call<'a> {
             let last = attempt >= self.policy.max_attempts;
             let (failure, delay) = match outcome {
                 Ok(response) if (200..300).contains(&response.status) => return Ok(response),
+                // Whatever the client: a redirect is never followed, and not retried.
+                Ok(response) if (300..400).contains(&response.status) => {
+                    let location = response.header("location").map(str::to_string);
+                    return Err(redirect_error(self.service, Some(response.status), location.as_deref()));
+                }
+                Err(TransportError::Redirected { status, location }) => {
+                    return Err(redirect_error(self.service, status, location.as_deref()))
+                }
+                Err(TransportError::TooLarge) => {
+                    return Err(SightlineError::RemoteMalformedResponse {
+                        service: self.service,
+                        reason: format!("the answer is larger than {} MiB, far more than any answer about one image", MAX_RESPONSE_BYTES >> 20),
+                    })
+                }
                 Ok(response) if retryable(response.status) && !last => {
                     let delay = retry_after(&response).unwrap_or_else(|| self.policy.backoff(attempt, self.http.jitter()));
                     (status_error(self.service, &response, attempt), delay)

@@ -112,6 +112,68 @@ test("a dropped TIFF page is read on the device and previewed", async () => {
   await card.screenshot({ path: `${OUT}03b-ocr.png` });
 });
 
+test("a file over 20 MB is refused by its size, before it is read", async () => {
+  const errors = await page.locator(".card.error").count();
+  await page.evaluate(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(20 * 1024 * 1024 + 1)], "huge.png", { type: "image/png" }));
+    document.querySelector("#drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  });
+  await page.waitForFunction((n) => document.querySelectorAll(".card.error").length > n, errors, { timeout: 30_000 });
+  assert.match(await page.locator(".card.error .state").last().textContent(), /20971521 bytes; the limit is 20971520.*\[InvalidImageSize\]/);
+});
+
+/** A lossless WebP of zero pixels in 28 bytes: its five prefix codes have one symbol each. */
+function webpBomb(width, height, alpha) {
+  const bits = [];
+  const put = (value, count) => { for (let i = 0; i < count; i++) bits.push((value >>> i) & 1); };
+  put(0x2f, 8); put(width - 1, 14); put(height - 1, 14); put(alpha ? 1 : 0, 1); put(0, 3); put(0, 3);
+  for (let i = 0; i < 5; i++) put(1, 4); // a simple code with one 1-bit symbol, 0
+  const payload = Buffer.alloc(Math.ceil(bits.length / 8));
+  bits.forEach((bit, i) => { payload[i >> 3] |= bit << (i & 7); });
+  const header = Buffer.alloc(20);
+  header.write("RIFF", 0); header.writeUInt32LE(12 + payload.length, 4); header.write("WEBPVP8L", 8); header.writeUInt32LE(payload.length, 16);
+  return Buffer.concat([header, payload]);
+}
+
+/** `jpeg` with its SOF's size replaced. */
+function jpegDeclaring(jpeg, width, height) {
+  const bytes = Buffer.from(jpeg);
+  const sof = bytes.findIndex((b, i) => b === 0xff && bytes[i + 1] >= 0xc0 && bytes[i + 1] <= 0xc2);
+  bytes.writeUInt16BE(height, sof + 5);
+  bytes.writeUInt16BE(width, sof + 7);
+  return bytes;
+}
+
+test("bombs are refused and the tab's WebAssembly memory stays under 1 GiB", async () => {
+  const gif = Buffer.from([...Buffer.from("GIF89a"), 50, 0, 50, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255,
+    0x2c, 0, 0, 0, 0, 0x38, 0x4a, 0x20, 0x4e, 0, 2, 1, 0x2c, 0, 0x3b]);
+  const progressive = jpegDeclaring(readFileSync(new URL("../data/jpeg/prog444.jpg", import.meta.url)), 16000, 16000);
+  const bombs = [
+    { name: "bomb-rgba.webp", bytes: webpBomb(16000, 16000, true), code: "InvalidImageSize" },
+    { name: "bomb-frame.gif", bytes: gif, code: "InvalidImageDimension" },
+    { name: "bomb-progressive.jpg", bytes: progressive, code: "InvalidImageSize" },
+  ];
+  const before = Number(await page.evaluate(() => document.body.dataset.wasmMemory));
+  assert.ok(before > 0, "the page knows its WebAssembly memory");
+  for (const { name, bytes, code } of bombs) {
+    const errors = await page.locator(".card.error").count();
+    await drop([{ name, type: "application/octet-stream", bytes }]);
+    await page.waitForFunction((n) => document.querySelectorAll(".card.error").length > n, errors, { timeout: 60_000 });
+    assert.match(await page.locator(".card.error .state").last().textContent(), new RegExp(`\\[${code}\\]`), name);
+  }
+  const afterBombs = Number(await page.evaluate(() => document.body.dataset.wasmMemory));
+  assert.ok(afterBombs - before < 64 * 2 ** 20, `refused from their headers: ${before} -> ${afterBombs} bytes`);
+  // The largest image the budget admits (16,000 × 16,000 opaque: 768 MB of RGB) is analysed.
+  const cards = await page.locator(".card:not(.error)").count();
+  await drop([{ name: "full-size.webp", type: "image/webp", bytes: webpBomb(16000, 16000, false) }]);
+  await page.waitForFunction((n) => document.querySelectorAll(".card:not(.error) .json pre").length > n &&
+    [...document.querySelectorAll(".card:not(.error) .json pre")].some((p) => p.textContent.includes('"width": 16000')), cards, { timeout: 240_000 });
+  const peak = Number(await page.evaluate(() => document.body.dataset.wasmMemory));
+  console.log(`wasm memory: ${(afterBombs / 2 ** 20).toFixed(0)} MiB after the bombs, ${(peak / 2 ** 20).toFixed(0)} MiB after a full-size image`);
+  assert.ok(peak <= 2 ** 30, `${peak} bytes of WebAssembly memory`);
+});
+
 test("an offline reload starts from the caches and still analyses", async () => {
   await page.evaluate(() => navigator.serviceWorker.ready);
   await context.setOffline(true);
@@ -125,6 +187,25 @@ test("an offline reload starts from the caches and still analyses", async () => 
   } finally {
     await context.setOffline(false);
   }
+});
+
+test("the service worker stores only the app shell, never other same-origin answers", async () => {
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  const stored = await page.evaluate(async () => {
+    // What a same-origin Azure proxy's answer looks like to the service worker: a GET elsewhere on
+    // this origin, here with a key header.
+    await fetch("test-image.png?poll=1", { headers: { "Ocp-Apim-Subscription-Key": "k-1234" } });
+    await fetch("models/siglip-test-tiny/sightline.json");
+    const names = await caches.keys();
+    const shell = names.filter((name) => name.startsWith("sightline-shell-"));
+    const urls = [];
+    for (const name of shell) urls.push(...(await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname));
+    return { shell, urls };
+  });
+  assert.deepEqual(stored.shell, ["sightline-shell-v2"], "one shell cache, older ones dropped");
+  const shellFiles = ["/", "/index.html", "/app.js", "/worker.js", "/lib/model-loader.js", "/lib/errors.js", "/lib/input.js", "/style.css",
+    "/pkg/sightline.js", "/pkg/sightline_bg.wasm", "/model.json", "/models/manifest.json"];
+  assert.deepEqual(stored.urls.filter((u) => !shellFiles.includes(u)), [], `only the shell is cached: ${stored.urls}`);
 });
 
 test("a model file that fails its sha256 is refused and not cached", async () => {

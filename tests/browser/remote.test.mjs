@@ -101,6 +101,10 @@ const failures = [
   { name: "a service refusing CORS", settings: { readScenario: "no-cors~page" }, code: "RemoteNetwork", text: /CORS/ },
   { name: "a hanging connection", settings: { readScenario: "hang~page", timeout: 3 }, code: "RemoteTimeout", text: /did not finish within/ },
   { name: "throttling that never ends", settings: { readScenario: "throttle-always~page" }, code: "RemoteThrottled", text: /429/ },
+  { name: "a redirect on the upload", settings: { readScenario: "redirect~page" }, code: "RemoteMalformedResponse", text: /redirects are never followed/ },
+  { name: "a redirect on the poll", settings: { readScenario: "redirect-poll~page" }, code: "RemoteMalformedResponse", text: /redirects are never followed/ },
+  { name: "an answer that quotes the key", settings: { readScenario: "echo-key~page" }, code: "RemoteServiceError", text: /Subscription key '<redacted>'/ },
+  { name: "a 65 MiB answer", settings: { readScenario: "huge~page" }, code: "RemoteMalformedResponse", text: /larger than 64 MiB/ },
 ];
 for (const { name, settings, code, text } of failures) {
   test(`${name} shows ${code} on the card, beside the local results`, async () => {
@@ -123,6 +127,24 @@ test("429 twice, then the text: the page waits as Retry-After asked", async () =
   assert.ok(Date.now() - started >= 2000);
   assert.equal(json.readResult.blocks[0].lines.length, 8);
   assert.equal(json.featureErrors, undefined);
+});
+
+test("no redirect took the key to another origin, and no answer showed it", async () => {
+  const requests = await (await fetch(`${MOCK}/__requests`)).json();
+  const redirected = requests.filter((r) => r.token.startsWith("redirect"));
+  assert.ok(redirected.length >= 3, "the redirect scenarios ran");
+  assert.deepEqual(requests.filter((r) => r.listener !== "main"), [], "nothing reached the other origin");
+  const cards = await page.locator(".card").allTextContents();
+  assert.ok(!cards.some((text) => text.includes(KEY)), "no card shows the key");
+});
+
+test("plain http to another host is refused in the settings panel", async () => {
+  if (!(await page.locator("#services-panel").evaluate((d) => d.open))) await page.click("#services-panel summary");
+  await page.fill("#read-endpoint", "http://di.example.com");
+  await page.fill("#read-key", KEY);
+  await page.getByRole("button", { name: "Use these services" }).click();
+  await page.waitForFunction(() => /Not applied/.test(document.querySelector("#services-status").textContent));
+  assert.match(await page.textContent("#services-status"), /clear text.*\[RemoteInvalidEndpoint\]/s);
 });
 
 test("an invalid endpoint is refused in the settings panel", async () => {

@@ -29,6 +29,16 @@ gives a test its own counters), e.g. endpoint http://127.0.0.1:PORT/s/throttle-t
   no-expose        as `ok`, without Access-Control-Expose-Headers (browsers then hide
                    Operation-Location from the page)
   no-cors          as `ok`, without any CORS header (browsers refuse the answers)
+  redirect         302 to the same path on the other origin (below) for the upload and detect
+  redirect-307     the same with 307 Temporary Redirect (which keeps method and body)
+  redirect-poll    the upload as `ok`, then 302 to the other origin for the poll
+  echo-key         400 whose error message quotes the key it was sent (some gateways do)
+  huge             a 200 answer of 65 MiB (the poll, and detect): more than a client should read
+
+The other origin: with --other-port, a second listener plays a host that redirects lead to. It
+records what reaches it (`listener: "other"`, and whether the right key came along) and answers
+any request as an `ok` service would, whatever the key, as an attacker's host would. Requests to
+the main listener are recorded with `listener: "main"`.
 
 Any key other than the one given with --key (default `mock-key`) gets 401, as Azure answers.
 Every answer carries CORS headers (Allow-Origin, and Expose-Headers: Operation-Location,
@@ -37,8 +47,8 @@ Retry-After, apim-request-id) unless the scenario says otherwise; OPTIONS answer
 Test hooks: GET /__requests lists the requests received (never the key: only whether it was
 right), POST /__reset clears them, GET /__fixture/read gives the analyzeResult it serves.
 
-Usage: server.py [--port 0] [--key mock-key] [--exit-with-stdin]; prints "PORT n" on stdout once
-listening.
+Usage: server.py [--port 0] [--other-port PORT] [--key mock-key] [--exit-with-stdin]; prints
+"PORT n" (and "OTHER n" with --other-port) on stdout once listening.
 """
 
 import argparse
@@ -168,6 +178,7 @@ class State:
         self.requests = []
         self.counters = {}
         self.operations = {}
+        self.other_port = None
         self.started = time.monotonic()
 
     def count(self, token):
@@ -181,6 +192,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "MockAzure/1.0"
     state: State = None
+    listener = "main"
 
     def log_message(self, *args):  # quiet: the tests read /__requests instead
         pass
@@ -229,6 +241,7 @@ class Handler(BaseHTTPRequestHandler):
             "time": time.monotonic() - self.state.started,
             # Should a client ever put the key in the URL, the tests see it here.
             "keyInUrl": self.state.key in self.path,
+            "listener": self.listener,
         }
         with self.state.lock:
             self.state.requests.append(entry)
@@ -280,13 +293,46 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- the contracts ----------------------------------------------------------------------
     def refuse_key(self, scenario):
+        if self.listener == "other":
+            return False  # whoever runs the other host takes any key it is sent
+        if scenario == "echo-key":
+            sent = self.headers.get("Ocp-Apim-Subscription-Key") or ""
+            self.answer(400, {"error": {"code": "InvalidRequest", "message": f"Subscription key '{sent}' is not valid for this operation."}}, scenario=scenario)
+            return True
         if self.headers.get("Ocp-Apim-Subscription-Key") != self.state.key:
             self.answer(401, ERRORS[401], scenario=scenario)
             return True
         return False
 
+    def redirect(self, status=302):
+        """Send the client to the same path on the other origin."""
+        target = f"http://127.0.0.1:{self.state.other_port}{self.path}"
+        self.answer(status, {"error": {"code": "Moved", "message": "moved"}}, headers=[("Location", target)])
+
+    def huge(self, scenario):
+        """A 200 answer of 65 MiB, written until the client stops reading."""
+        size = 65 * 1024 * 1024
+        self.send_response(200)
+        for name, value in self.cors_headers(scenario):
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        chunk = b" " * (1 << 20)
+        try:
+            for _ in range(size >> 20):
+                self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
     def scripted_failure(self, token, scenario):
         """The scenario's answer instead of the normal one, if it has one now. True when answered."""
+        if self.listener == "other":
+            return False
+        if scenario in ("redirect", "redirect-307"):
+            self.redirect(302 if scenario == "redirect" else 307)
+            return True
         n = self.state.count(token)
         if scenario == "hang":
             # Never answer; hold the socket until the client gives up (or 5 minutes pass).
@@ -334,6 +380,10 @@ class Handler(BaseHTTPRequestHandler):
                 state["polls"] += 1
         if state is None:
             return self.answer(404, ERRORS[404], scenario=scenario)
+        if self.listener == "main" and scenario == "redirect-poll":
+            return self.redirect()
+        if self.listener == "main" and scenario == "huge":
+            return self.huge(scenario)
         running_polls = {"slow": 3, "stuck": 10**9}.get(scenario, 1)
         stamp = {"createdDateTime": state["created"], "lastUpdatedDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         if scenario == "malformed":
@@ -363,6 +413,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(400, {"error": {"code": "InvalidArgument", "message": f"Invalid argument returnFaceAttributes: {unknown}."}}, scenario=scenario)
         if scenario == "malformed":
             return self.answer(200, raw=b'[{"faceRectangle": {"width": 78,', scenario=scenario)
+        if scenario == "huge" and self.listener == "main":
+            return self.huge(scenario)
         face = {"faceRectangle": FACE_RECTANGLE}
         if query.get("returnFaceLandmarks", ["false"])[0].lower() == "true":
             face["faceLandmarks"] = FACE_LANDMARKS
@@ -375,6 +427,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--other-port", type=int, default=None,
+                        help="also listen here as another origin that redirects point to (0: any free port)")
     parser.add_argument("--key", default="mock-key")
     parser.add_argument("--exit-with-stdin", action="store_true",
                         help="exit when standard input closes (when the test process that started it ends)")
@@ -388,6 +442,14 @@ def main():
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     print(f"PORT {server.server_port}", flush=True)
+    if args.other_port is not None:
+        class OtherHandler(Handler):
+            listener = "other"
+        other = ThreadingHTTPServer((args.host, args.other_port), OtherHandler)
+        other.daemon_threads = True
+        Handler.state.other_port = other.server_port
+        threading.Thread(target=other.serve_forever, daemon=True).start()
+        print(f"OTHER {other.server_port}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -160,6 +160,23 @@ test("errors are SightlineErrors with stable codes and Azure's body", async () =
   assert.equal(out.stillWorks, true, "an error does not break the analyzer");
 });
 
+test("images over 20 MB are refused by their size, before they are read", async () => {
+  const out = await page.evaluate(async () => {
+    const code = (p) => p.then(() => null, (e) => `${e.code}: ${e.message}`);
+    const blob = new Blob([new Uint8Array(20 * 1024 * 1024 + 1)]);
+    return {
+      blob: await code(window.analyzer.analyze(blob)),
+      endless: await code(window.analyzer.analyze("/endless.png")),
+      declared: await code(window.analyzer.analyze("/declared-huge.png")),
+      stillWorks: (await window.analyzer.analyze("/images/photos/coffee.png")).metadata.width > 0,
+    };
+  });
+  assert.match(out.blob, /^InvalidImageSize: the image is 20971521 bytes; the limit is 20971520/);
+  assert.match(out.endless, /^InvalidImageSize: .*endless\.png/);
+  assert.match(out.declared, /^InvalidImageSize: the image at .* is 2500000000 bytes/);
+  assert.equal(out.stillWorks, true);
+});
+
 test("the face model loads only when people is requested", async () => {
   assert.equal(server.requests.some((p) => p.startsWith("/models/yunet/")), false, "not downloaded for tags");
   const out = await page.evaluate(async () => {

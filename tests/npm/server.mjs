@@ -1,7 +1,8 @@
 // A static file server for the package tests, on 127.0.0.1 and a free port: the built Vite app at
 // /, the repo's installed models at /models/ (the layout scripts/fetch-models makes), the npm
 // package as built at /npm/, the shared test images at /images/, and a bare HTML page at
-// /esm.html for loading the package with a plain <script type="module">. Every request path is
+// /esm.html for loading the package with a plain <script type="module">, and two hostile image
+URLs (/endless.png, /declared-huge.png). Every request path is
 // recorded in `requests`, so tests can check what was (and was not) downloaded.
 
 import { createServer } from "node:http";
@@ -46,6 +47,29 @@ export async function serve(roots) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     requests.push(path);
+    if (path === "/endless.png") {
+      // A hostile image server: no Content-Length, and bytes until the client stops reading
+      // (bounded at 256 MB, so the test server never runs forever).
+      res.writeHead(200, { "content-type": "image/png" });
+      const chunk = Buffer.alloc(1 << 20, 0x41);
+      let sent = 0;
+      const more = () => {
+        while (sent < 256 && !res.destroyed) {
+          sent++;
+          if (!res.write(chunk)) return res.once("drain", more);
+        }
+        res.end();
+      };
+      res.on("close", () => { sent = 256; });
+      more();
+      return;
+    }
+    if (path === "/declared-huge.png") {
+      res.writeHead(200, { "content-type": "image/png", "content-length": 2_500_000_000 });
+      res.write(Buffer.alloc(1024));
+      setTimeout(() => res.destroy(), 2000);
+      return;
+    }
     if (path === "/esm.html" || path === "/element.html") {
       res.writeHead(200, { "content-type": TYPES[".html"] });
       res.end(path === "/esm.html" ? ESM_PAGE : ELEMENT_PAGE);
