@@ -40,6 +40,12 @@ export async function responseBytes(response, url) {
   return bytes;
 }
 
+/** The base for relative URLs: the page's, not the worker script's. */
+export function baseHref() {
+  if (typeof document !== "undefined" && document.baseURI) return document.baseURI;
+  return globalThis.location?.href;
+}
+
 /**
  * A value that postMessage can carry (and what to transfer), made on the caller's thread. Caller
  * buffers and bitmaps are copied, never transferred away from under the caller.

@@ -208,8 +208,8 @@ fn bombs_are_refused_before_their_pixels_exist() {
         let bomb = write(&dir, name, bytes);
         let run = embed(&[&bomb, &coffee()]);
         let got = entries(&run);
-        println!("{name:>24} {:>9} bytes: peak RSS {:>5} MB, {:?}", bytes.len(), run.peak_rss / MIB, got[0].1);
-        assert!(run.peak_rss < 400 * MIB, "{name}: peak RSS {} MB", run.peak_rss / MIB);
+        println!("{name:>24} {:>9} bytes: peak RSS {:>5} MiB, {:?}", bytes.len(), run.peak_rss / MIB, got[0].1);
+        assert!(run.peak_rss < 400 * MIB, "{name}: peak RSS {} MiB", run.peak_rss / MIB);
         assert!(got[1].0, "{name}: the good file next to it was embedded");
         if code.is_empty() {
             assert!(got[0].0, "{name}: decoded without its profile: {}", run.stderr);
@@ -243,19 +243,19 @@ fn the_largest_accepted_images_stay_under_one_gib() {
                 .args(["--exact", "decode_probe", "--nocapture", "--test-threads=1"])
                 .env("SIGHTLINE_DECODE_PROBE", &path),
         );
-        println!("{name:>24} {:>9} bytes: peak RSS {:>5} MB", bytes.len(), run.peak_rss / MIB);
+        println!("{name:>24} {:>9} bytes: peak RSS {:>5} MiB", bytes.len(), run.peak_rss / MIB);
         assert!(run.status.success() && run.stdout.contains("decoded"), "{name}: {}{}", run.stdout, run.stderr);
-        assert!(run.peak_rss <= GIB, "{name}: peak RSS {} MB", run.peak_rss / MIB);
-        assert!(run.peak_rss <= DECODE_MEMORY_BUDGET + 64 * MIB, "{name}: {} MB, over the decode budget", run.peak_rss / MIB);
+        assert!(run.peak_rss <= GIB, "{name}: peak RSS {} MiB", run.peak_rss / MIB);
+        assert!(run.peak_rss <= DECODE_MEMORY_BUDGET + 64 * MIB, "{name}: {} MiB, over the decode budget", run.peak_rss / MIB);
     }
     // The whole analysis of the full-size image, with the features that allocate the most
     // besides decoding (the text detector's ~530 MB, the face detector), as the CLI runs it.
     let model = model_dir().display().to_string();
     let image = dir.join("rgb-16000.png").display().to_string();
     let run = cli(&["analyze", &image, "--model", &model, "--features", "read,people,color", "--json"]);
-    println!("analyze rgb-16000.png (read, people, color): peak RSS {} MB", run.peak_rss / MIB);
+    println!("analyze rgb-16000.png (read, people, color): peak RSS {} MiB", run.peak_rss / MIB);
     assert!(run.status.success() && run.stdout.contains("\"width\": 16000"), "{}", run.stderr);
-    assert!(run.peak_rss <= GIB, "peak RSS {} MB", run.peak_rss / MIB);
+    assert!(run.peak_rss <= GIB, "peak RSS {} MiB", run.peak_rss / MIB);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -359,7 +359,7 @@ fn huge_and_endless_files_are_refused_before_they_are_read() {
     assert_eq!(got[1].1.as_deref(), Some("FileUnreadable"), "{}", run.stderr);
     assert_eq!(got[2].1.as_deref(), Some("FileUnreadable"), "{}", run.stderr);
     assert!(got[3].0);
-    assert!(run.peak_rss < 400 * MIB, "peak RSS {} MB", run.peak_rss / MIB);
+    assert!(run.peak_rss < 400 * MIB, "peak RSS {} MiB", run.peak_rss / MIB);
     assert!(run.stderr.contains("2500000000 bytes"), "{}", run.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }

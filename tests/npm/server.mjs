@@ -2,7 +2,7 @@
 // /, the repo's installed models at /models/ (the layout scripts/fetch-models makes), the npm
 // package as built at /npm/, the shared test images at /images/, and a bare HTML page at
 // /esm.html for loading the package with a plain <script type="module">, and two hostile image
-URLs (/endless.png, /declared-huge.png). Every request path is
+// URLs (/endless.png, /declared-huge.png). Every request path is
 // recorded in `requests`, so tests can check what was (and was not) downloaded.
 
 import { createServer } from "node:http";
