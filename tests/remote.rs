@@ -5,8 +5,6 @@
 //! policy itself on a virtual clock.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
@@ -20,10 +18,7 @@ use sightline::azure::{ImageAnalysisResult, ImageMetadata};
 use sightline::remote::document_intelligence::read_text;
 use sightline::remote::face::detect_faces;
 use sightline::remote::native::NativeHttpClient;
-use sightline::remote::{
-    analyze_with_services, FaceServiceConfig, HttpClient, HttpRequest, HttpResponse, LocalBoxFuture, ReadServiceConfig,
-    RemoteConfig, RetryPolicy, TransportError,
-};
+use sightline::remote::{analyze_with_services, FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy, TransportError};
 use sightline::{AnalyzeOptions, Analyzer, FaceDetector, ModelFiles, SiglipModel, SightlineError};
 
 mod common;
