@@ -241,7 +241,7 @@ fn decode_jpeg_leniently(bytes: &[u8], info: Option<&jpeg::Info>, declined: jpeg
             detected: Some(format!("{variant}; save it again as an ordinary baseline or progressive JPEG, or as PNG")),
         });
     }
-    if jpeg_is_truncated(bytes) {
+    if jpeg::is_truncated(bytes) {
         return Err(SightlineError::CorruptImage {
             format: "JPEG".into(),
             reason: "the file is truncated (it ends before its end-of-image marker); the reference decoder refuses it too".into(),
@@ -262,27 +262,6 @@ fn decode_jpeg_leniently(bytes: &[u8], info: Option<&jpeg::Info>, declined: jpeg
     // coefficient (2 bytes a sample), besides the RGB output the budget check adds.
     let samples = info.map_or(0, |i| u64::from(i.width) * u64::from(i.height)) * components;
     guard_panics(|| decode_with_image_crate(bytes, ImageFormat::Jpeg, 3 * samples))
-}
-
-/// Whether a JPEG ends before its EOI marker: after the first SOS, the entropy-coded data can
-/// hold no `FF D9`, so its absence means the file was cut.
-fn jpeg_is_truncated(bytes: &[u8]) -> bool {
-    let mut pos = 2;
-    while pos + 4 <= bytes.len() {
-        if bytes[pos] != 0xFF {
-            return false; // not a marker where one must be: damaged, not truncated
-        }
-        let marker = bytes[pos + 1];
-        if marker == 0xFF {
-            pos += 1; // fill byte
-            continue;
-        }
-        if marker == 0xDA {
-            return !bytes[pos..].windows(2).any(|w| w == [0xFF, 0xD9]);
-        }
-        pos += 2 + usize::from(u16::from_be_bytes([bytes[pos + 2], bytes[pos + 3]]));
-    }
-    true
 }
 
 /// What a JPEG the fallback decoder panicked on is told (natively; see `guard_panics`).
@@ -324,36 +303,38 @@ fn png_without_icc_profile(bytes: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// A WebP's chunks after the RIFF header: each chunk's FourCC and the offset of its payload.
+fn webp_chunks(bytes: &[u8]) -> impl Iterator<Item = (&[u8], usize)> {
+    let mut pos = 12;
+    std::iter::from_fn(move || {
+        let header = bytes.get(pos..pos + 8)?;
+        let length = u32::from_le_bytes(header[4..8].try_into().unwrap()) as usize;
+        let payload = pos + 8;
+        pos = payload.saturating_add(length).saturating_add(length & 1);
+        Some((&header[..4], payload))
+    })
+}
+
 /// A lossless WebP with its "alpha is used" hint set. The hint does not change decoding (the
 /// VP8L bitstream always codes ARGB), but image-webp decodes an opaque lossless image into an
 /// RGBA buffer and then copies it to RGB (7 bytes a pixel at the peak); told there is alpha, it
 /// decodes straight into the RGBA output, which `upright_rgb` compacts in place (4 bytes).
 fn lossless_webp_as_rgba(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let chunk = |pos: usize| bytes.get(pos..pos + 8).map(|h| (&h[..4], pos + 8));
-    match chunk(12) {
-        Some((b"VP8L", payload)) if bytes.len() > payload + 4 && bytes[payload + 4] & 0x10 == 0 => {
-            let mut patched = bytes.to_vec();
-            patched[payload + 4] |= 0x10; // bit 28 of the 32 after the signature byte
-            Cow::Owned(patched)
-        }
-        Some((b"VP8X", payload)) if bytes.len() > payload && bytes[payload] & 0x12 == 0 => {
-            // Not animated, no alpha flag: patch only when the image is lossless and has no ALPH.
-            let size = bytes.get(16..20).map_or(0, |s| u32::from_le_bytes(s.try_into().unwrap()) as usize);
-            let mut pos = payload.saturating_add(size + (size & 1));
-            while let Some((kind, next)) = chunk(pos) {
-                match kind {
-                    b"VP8L" => {
-                        let mut patched = bytes.to_vec();
-                        patched[payload] |= 0x10;
-                        return Cow::Owned(patched);
-                    }
-                    b"VP8 " | b"ALPH" => break,
-                    _ => {}
-                }
-                let length = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
-                pos = next.saturating_add(length + (length & 1));
+    let with_bit = |at: usize| {
+        let mut patched = bytes.to_vec();
+        patched[at] |= 0x10;
+        Cow::Owned(patched)
+    };
+    let mut chunks = webp_chunks(bytes);
+    match chunks.next() {
+        // Bit 28 of the 32 after the signature byte.
+        Some((b"VP8L", payload)) if bytes.get(payload + 4).is_some_and(|b| b & 0x10 == 0) => with_bit(payload + 4),
+        // Not animated, no alpha flag: patch only when the image is lossless and has no ALPH.
+        Some((b"VP8X", payload)) if bytes.get(payload).is_some_and(|b| b & 0x12 == 0) => {
+            match chunks.map(|(kind, _)| kind).find(|kind| matches!(*kind, b"VP8L" | b"VP8 " | b"ALPH")) {
+                Some(b"VP8L") => with_bit(payload),
+                _ => Cow::Borrowed(bytes),
             }
-            Cow::Borrowed(bytes)
         }
         _ => Cow::Borrowed(bytes),
     }
@@ -397,16 +378,10 @@ fn gif_first_frame_bytes(bytes: &[u8]) -> Result<u64> {
 /// A lossy WebP is decoded to Y, U and V planes (and an alpha plane) before RGB: 1.5 (2.5)
 /// bytes a pixel besides the output. Lossless ones decode straight into it.
 fn webp_planes_bytes(bytes: &[u8], width: u32, height: u32) -> u64 {
-    let mut pos = 12;
     let (mut lossy, mut alpha) = (false, false);
-    while let Some(header) = bytes.get(pos..pos + 8) {
-        match &header[..4] {
-            b"VP8 " => lossy = true,
-            b"ALPH" => alpha = true,
-            _ => {}
-        }
-        let length = u32::from_le_bytes(header[4..8].try_into().unwrap()) as usize;
-        pos = pos.saturating_add(8).saturating_add(length + (length & 1));
+    for (kind, _) in webp_chunks(bytes) {
+        lossy |= kind == b"VP8 ";
+        alpha |= kind == b"ALPH";
     }
     let pixels = u64::from(width) * u64::from(height);
     match (lossy, alpha) {
@@ -567,7 +542,7 @@ mod tests {
         assert_eq!((decoded.width(), decoded.height()), (320, 240));
 
         let cut = &photo[..photo.len() * 2 / 3];
-        assert!(jpeg_is_truncated(cut) && !jpeg_is_truncated(photo));
+        assert!(jpeg::is_truncated(cut) && !jpeg::is_truncated(photo));
         let error = decode_image(cut).unwrap_err();
         assert_eq!(error.code(), "InvalidImageFormat");
         assert!(error.to_string().contains("truncated"), "{error}");

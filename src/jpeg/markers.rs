@@ -239,9 +239,34 @@ impl<'a> Header<'a> {
     }
 }
 
+const SEGMENT_PAST_END: Error = Error::Corrupt("marker segment runs past the end of the file");
+
+/// Whether the file ends before its EOI marker, as a truncated file does (libjpeg, and so
+/// Pillow, refuses those). The segments before the first SOS are skipped by their lengths (an
+/// Exif thumbnail holds an EOI of its own); after it, markers are found as the decoder meets
+/// them, through the entropy-coded data. A header that is damaged rather than cut short is not
+/// called truncated.
+pub(super) fn is_truncated(data: &[u8]) -> bool {
+    let mut pos = 2;
+    loop {
+        let Some((marker, after)) = next_marker(data, pos) else { return true };
+        pos = after;
+        match marker {
+            SOS => break,
+            EOI => return false,
+            0xD0..=0xD7 | 0x01 | SOI => {}
+            _ => match segment(data, &mut pos) {
+                Ok(_) => {}
+                Err(error) => return error == SEGMENT_PAST_END,
+            },
+        }
+    }
+    !std::iter::successors(next_marker(data, pos), |&(_, after)| next_marker(data, after)).any(|(marker, _)| marker == EOI)
+}
+
 /// The payload of the length-prefixed segment at `*pos`, advancing past it.
 fn segment<'a>(data: &'a [u8], pos: &mut usize) -> Result<&'a [u8], Error> {
-    let bad = Error::Corrupt("marker segment runs past the end of the file");
+    let bad = SEGMENT_PAST_END;
     let len = match data.get(*pos..*pos + 2) {
         Some(b) => usize::from(u16::from_be_bytes([b[0], b[1]])),
         None => return Err(bad),

@@ -127,6 +127,11 @@ impl Image {
     }
 }
 
+/// Whether the file ends before its EOI marker (see `markers::is_truncated`).
+pub fn is_truncated(data: &[u8]) -> bool {
+    markers::is_truncated(data)
+}
+
 /// Read the headers up to the first scan, without decoding or allocating pixel memory.
 pub fn read_info(data: &[u8]) -> Result<Info<'_>, Error> {
     let mut pos = Header::start(data)?;

@@ -18,6 +18,8 @@ use crate::azure::DetectedTextLine;
 use crate::error::{Result, SightlineError};
 
 pub use detect::DetectionSettings;
+pub use geometry::Quad;
+use recognize::{ctc_greedy, Charset, LineCrop, LINE_HEIGHT, LINE_WIDTH_STEP, MAX_LINE_WIDTH, MIN_LINE_WIDTH};
 
 /// Give the detector's freed working memory back to the system before the image is decoded
 /// again: glibc keeps freed heap pages otherwise, and the two would count together (about 90 MB
@@ -33,8 +35,6 @@ fn release_free_memory() {
 /// The text detector's working memory per pixel of its input: tract's activations for
 /// PP-OCRv5's DB network (measured: 560 MB peak for a 2048 × 2048 input, 30 MB without OCR).
 const DETECTOR_BYTES_PER_PIXEL: u64 = 128;
-pub use geometry::Quad;
-use recognize::{ctc_greedy, Charset, LineCrop, LINE_HEIGHT, LINE_WIDTH_STEP, MAX_LINE_WIDTH, MIN_LINE_WIDTH};
 
 /// The smallest detector input (the network downsamples 32×).
 const MIN_DETECTOR_SIDE: usize = 32;
