@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Native pair: Sightline's tract (examples/bench_native.rs) vs onnxruntime's Python package on the
 same .onnx file and the same input, both single-threaded, runs interleaved. tract runs twice:
-on the int8 graph as stored and with f32 weights (the descriptor's dequantize_weights). Its int8
-path is so slow natively here (tens of seconds per image) that it gets only --int8-runs rounds.
+on the int8 graph as stored (fused DynamicQuantizeMatMul) and with f32 weights (the descriptor's
+dequantize_weights); "default" names the one a descriptor without that option runs.
 
     bench/.venv/bin/python bench/native.py --sightline PATH/TO/bench_native --model-dir models/siglip-test-base \
         --out FILE [--runs 10] [--warmup 2]
@@ -36,6 +36,7 @@ class SightlineProcess:
         self.process = subprocess.Popen(
             [binary, model_dir], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
+        self.default_weights = self._expect("default_weights")
         self.load_ms = float(self._expect("load_ms"))
 
     def _expect(self, key):
@@ -66,7 +67,6 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--int8-runs", type=int, default=3)
     args = parser.parse_args()
 
     descriptor = json.load(open(f"{args.model_dir}/sightline.json"))
@@ -87,7 +87,7 @@ def main():
         return (time.perf_counter() - start) * 1e3, pooled
 
     # The two tract engines: the same file, the descriptor's run option set explicitly each way
-    # (absent, native builds dequantise: DEQUANTIZE_BY_DEFAULT in src/descriptor.rs).
+    # (absent: DEQUANTIZE_BY_DEFAULT in src/descriptor.rs, which bench_native reports).
     folders = []
 
     def variant(dequantize):
@@ -105,8 +105,6 @@ def main():
     try:
         for i in range(args.warmup + args.runs):
             for name, engine in engines.items():
-                if name == "sightline" and i >= args.warmup + args.int8_runs:
-                    continue
                 ms = engine.run()
                 if i >= args.warmup:
                     samples[name].append(ms)
@@ -127,6 +125,7 @@ def main():
         "onnxruntime": onnxruntime.__version__,
         "threads": 1,
         "builds": list(engines),
+        "default": "sightline-f32-weights" if engines["sightline"].default_weights == "f32" else "sightline",
         "load": {**{name: e.load_ms for name, e in engines.items()}, "ort": ort_load_ms},
         "cosine": cosine,
         "samples": samples,

@@ -3,7 +3,13 @@
 bench/results.md, keeping every earlier row, and print this run's rows.
 
     python3 bench/report.py --browser B.json [--native N.json] --results bench/results.md \
-        --commit SHA --machine TEXT --load TEXT
+        --commit SHA --machine TEXT --load TEXT [--latest bench/latest.json]
+
+--latest also writes this run alone as JSON: {"commit", "date", "machine", "rows": [{"target":
+"wasm"|"native", "threads": 1|"all", "default", "build", "sightline_ms", "peer_ms", "ratio",
+"load_ratio", "cos"}]}, one row per build and thread count; "default" is true on the build the page
+(the shipped wasm, int8 graph, one thread) and the CLI (native, the descriptor's default weights)
+use without options.
 """
 
 import argparse
@@ -86,6 +92,23 @@ def vision_cells(pair, entry, peer_name, build="sightline"):
     ]
 
 
+def latest_row(target, threads, default, build, entry):
+    """One row of bench/latest.json."""
+    s, o = statistics.median(entry["samples"][build]), statistics.median(entry["samples"]["ort"])
+    cosine = entry["cosine"][build] if isinstance(entry["cosine"], dict) else entry["cosine"]
+    return {
+        "target": target,
+        "threads": threads,
+        "default": default,
+        "build": build,
+        "sightline_ms": round(s, 1),
+        "peer_ms": round(o, 1),
+        "ratio": round(s / o, 3),
+        "load_ratio": round(entry["load"][build] / entry["load"]["ort"], 3),
+        "cos": round(cosine, 6) if cosine is not None else None,
+    }
+
+
 def row(cells):
     return "| " + " | ".join(cells) + " |"
 
@@ -98,6 +121,7 @@ def main():
     parser.add_argument("--commit", required=True)
     parser.add_argument("--machine", required=True)
     parser.add_argument("--load", required=True, help="load average while the benchmark ran")
+    parser.add_argument("--latest", help="also write this run's rows as JSON here")
     args = parser.parse_args()
 
     browser = json.load(open(args.browser))
@@ -106,7 +130,11 @@ def main():
     machine = f"{args.machine}, {chromium}"
 
     vision = []
+    latest = []
     for entry in browser["vision"]:
+        threads = entry.get("threads", 1)
+        for build in entry["builds"]:
+            latest.append(latest_row("wasm", 1 if threads == 1 else "all", build == "sightline" and threads == 1, build, entry))
         peer = f"onnxruntime-web {entry.get('ortVersion', '?')}"
         for build in entry["builds"]:
             label = BUILD_LABELS.get(build, build)
@@ -115,6 +143,7 @@ def main():
         native = json.load(open(args.native))
         peer = f"onnxruntime {native['onnxruntime']}"
         for build in native.get("builds", ["sightline"]):
+            latest.append(latest_row("native", 1, build == native.get("default"), build, native))
             label = "int8 graph" if build == "sightline" else "f32 weights"
             cells = vision_cells(f"native: tract ({label}, {len(native['samples'][build])} runs) vs onnxruntime (Python)", native, peer, build)
             vision.append((args.machine, cells))
@@ -143,6 +172,11 @@ def main():
     document = document.replace(OTHER_MARK, "\n".join(other_rows) + "\n" + OTHER_MARK)
     with open(args.results, "w") as f:
         f.write(document)
+
+    if args.latest:
+        with open(args.latest, "w") as f:
+            json.dump({"commit": args.commit, "date": date, "machine": machine, "rows": latest}, f, indent=1)
+            f.write("\n")
 
     print(row(["pair", "threads", "Sightline median (min)", "peer median (min)", "Sightline/peer", "load: Sightline / peer", "cos"]))
     print(row(["---"] * 7))

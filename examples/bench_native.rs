@@ -3,8 +3,9 @@
 //!
 //!   cargo run --release --example bench_native -- models/siglip-test-base
 //!
-//! Prints `load_ms MS` once the model is loaded and optimised (the file is read before the clock
-//! starts), then answers each line on stdin: `run` → `run_ms MS`, `embedding` → the unit embedding
+//! Prints `default_weights int8|f32` (what a descriptor without `dequantize_weights` runs:
+//! `DEQUANTIZE_BY_DEFAULT`), then `load_ms MS` once the model is loaded and optimised (the file
+//! is read before the clock starts), then answers each line on stdin: `run` → `run_ms MS`, `embedding` → the unit embedding
 //! of the last run as comma-separated values. The input is the benchmark's fixed synthetic
 //! `pixel_values` (the same formula as bench/www/bench-worker.js and bench/native.py).
 
@@ -21,10 +22,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let vision = std::fs::read(dir.join(vision_path))?;
     let size = parsed["image_size"].as_u64().ok_or("sightline.json has no image_size")? as usize;
 
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "default_weights {}", if sightline::DEQUANTIZE_BY_DEFAULT { "f32" } else { "int8" })?;
     let start = Instant::now();
     let files = ModelFiles { descriptor: &descriptor, vision_model: &vision, text_model: None, tokenizer: None };
     let model = SiglipModel::load(files)?;
-    let mut out = std::io::stdout().lock();
     writeln!(out, "load_ms {:.1}", start.elapsed().as_secs_f64() * 1e3)?;
     out.flush()?;
 

@@ -7,119 +7,55 @@
 //!
 //! becomes `y = MatMul(x, (W_u8 − zp)·w_scale)` with the f32 weights computed once, here.
 //!
-//! Why: tract's f32 matrix kernels are faster than its int8 ones, a little in WebAssembly
-//! (`scripts/bench`: ~1.5× for the SigLIP vision tower) and enormously natively on x86-64 (40×).
-//! The cost is 4× the weight memory and slightly different numbers: activations are no longer
-//! quantised, so results move towards the fp32 model and away from onnxruntime's int8 output
-//! (cosine ≈ 0.99994 on the synthetic base model). The descriptor's `dequantize_weights` decides;
-//! absent, native builds dequantise and WebAssembly does not (`DEQUANTIZE_BY_DEFAULT`).
+//! Why: it is the slower path now that the int8 graph runs fused (src/quantized_matmul.rs), kept as
+//! a run option for comparison (`scripts/bench`'s f32-weights rows, `--f32-weights`). The cost is
+//! 4× the weight memory and slightly different numbers: activations are no longer quantised, so
+//! results move towards the fp32 model and away from onnxruntime's int8 output (cosine ≈ 0.99994
+//! on the synthetic base model). The descriptor's `dequantize_weights` decides (absent: no).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::{GraphProto, NodeProto, TensorProto};
 
-/// Rewrite every recognised pattern in `graph`; returns how many matrix products were rewritten.
-/// Anything that does not match exactly (weights not constant, per-row zero points, a consumer
-/// other than the expected Cast and Mul, ...) is left as it is.
-pub(crate) fn dequantize_matmul_weights(graph: &mut GraphProto) -> usize {
-    let initializers: HashMap<&str, usize> =
-        graph.initializer.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
-    let mut producer: HashMap<&str, usize> = HashMap::new();
-    let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (ix, node) in graph.node.iter().enumerate() {
-        for output in &node.output {
-            producer.insert(output, ix);
-        }
-        for input in &node.input {
-            consumers.entry(input).or_default().push(ix);
-        }
-    }
-    let only_consumer = |name: &str, op: &str| match consumers.get(name).map(Vec::as_slice) {
-        Some(&[ix]) if graph.node[ix].op_type == op => Some(ix),
-        _ => None,
-    };
+use crate::quantized_matmul::{drop_dead_nodes, products};
 
-    // (MatMulInteger, Cast, scale Mul, output Mul) node indices, and the new f32 weights.
+/// Rewrite every recognised pattern in `graph` (`quantized_matmul::products`) whose weights are a
+/// 2-D u8/i8 matrix with a scalar zero point; returns how many matrix products were rewritten.
+pub(crate) fn dequantize_matmul_weights(graph: &mut GraphProto) -> usize {
     let mut rewrites = Vec::new();
-    for (ix, node) in graph.node.iter().enumerate() {
-        if node.op_type != "MatMulInteger" || node.input.len() != 4 {
-            continue;
-        }
-        let [quantized_x, weights, _, weight_zero_point] = &node.input[..] else { continue };
-        let Some(&quantize) = producer.get(quantized_x.as_str()) else { continue };
-        let quantize_node = &graph.node[quantize];
-        if quantize_node.op_type != "DynamicQuantizeLinear" || quantize_node.output.len() != 3 {
-            continue;
-        }
-        let Some(cast) = only_consumer(&node.output[0], "Cast") else { continue };
-        if !casts_to_float(&graph.node[cast]) {
-            continue;
-        }
-        let Some(output_mul) = only_consumer(&graph.node[cast].output[0], "Mul") else { continue };
-        let scale_name = graph.node[output_mul].input.iter().find(|i| **i != graph.node[cast].output[0]);
-        let Some(&scale_mul) = scale_name.and_then(|s| producer.get(s.as_str())) else { continue };
-        let scale_node = &graph.node[scale_mul];
-        if scale_node.op_type != "Mul" || !scale_node.input.contains(&quantize_node.output[1]) {
-            continue;
-        }
-        let Some(weight_scale) = scale_node.input.iter().find_map(|i| initializers.get(i.as_str())) else {
-            continue;
-        };
-        let (Some(&w), Some(&zp)) =
-            (initializers.get(weights.as_str()), initializers.get(weight_zero_point.as_str()))
-        else {
-            continue;
-        };
+    for product in products(graph) {
         let Some(dequantized) = dequantize(
-            &graph.initializer[w],
-            &graph.initializer[zp],
-            &graph.initializer[*weight_scale],
+            &graph.initializer[product.weights],
+            &graph.initializer[product.weight_zero_point],
+            &graph.initializer[product.weight_scale],
         ) else {
             continue;
         };
-        rewrites.push((ix, cast, scale_mul, output_mul, quantize_node.input[0].clone(), weights.clone(), dequantized));
+        rewrites.push((product.output_mul, product.x, graph.initializer[product.weights].name.clone(), dequantized));
     }
-
     let count = rewrites.len();
-    let mut dropped = vec![false; graph.node.len()];
-    let mut replaced_weights = std::collections::HashSet::new();
-    for (matmul, cast, scale_mul, output_mul, x, quantized_weights, dequantized) in rewrites {
+    let mut replaced_weights = HashSet::new();
+    for (output_mul, x, quantized_weights, dequantized) in rewrites {
         replaced_weights.insert(quantized_weights);
         let output = &mut graph.node[output_mul];
-        let weights_name = dequantized.name.clone();
         *output = NodeProto {
             name: format!("{}_f32_weights", output.name),
             op_type: "MatMul".into(),
-            input: vec![x, weights_name],
+            input: vec![x, dequantized.name.clone()],
             output: std::mem::take(&mut output.output),
             ..NodeProto::default()
         };
         graph.initializer.push(dequantized);
-        // The scale Mul may be shared with another output Mul only if the graph is unusual;
-        // leaving a dead node is harmless (tract drops whatever the outputs do not need).
-        for dead in [matmul, cast, scale_mul] {
-            dropped[dead] = true;
-        }
     }
-    let mut ix = 0;
-    graph.node.retain(|_| {
-        ix += 1;
-        !dropped[ix - 1]
-    });
-    // Activation quantizers that fed only rewritten products, and the quantized weights, are
-    // no longer referenced: drop them rather than compute them or carry both weight copies.
-    let used: std::collections::HashSet<String> =
-        graph.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
-    graph.node.retain(|n| n.op_type != "DynamicQuantizeLinear" || n.output.iter().any(|o| used.contains(o)));
-    let used: std::collections::HashSet<String> =
-        graph.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
-    graph.initializer.retain(|t| used.contains(&t.name) || !replaced_weights.contains(&t.name));
+    // The products, casts, scale products and activation quantizers nothing reads any more, and
+    // the quantized weights: drop them rather than compute them or carry both weight copies.
+    drop_dead_nodes(graph);
+    let used: HashSet<&String> = graph.node.iter().flat_map(|n| n.input.iter()).collect();
+    let unused: HashSet<String> =
+        replaced_weights.into_iter().filter(|name| !used.contains(name)).collect();
+    graph.initializer.retain(|t| !unused.contains(&t.name));
     count
-}
-
-fn casts_to_float(node: &NodeProto) -> bool {
-    node.attribute.iter().any(|a| a.name == "to" && a.i == DataType::Float as i64)
 }
 
 /// `(W − zero_point) · scale` as an f32 initializer named after `W`; `None` unless W is a 2-D

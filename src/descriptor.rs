@@ -50,18 +50,17 @@ pub struct ModelDescriptor {
 
     /// How to run, not a fact of the model: dequantise the weights of dynamically quantised
     /// matrix products to f32 once at load (src/dequantize.rs). 4× the weight memory, results
-    /// nearer the fp32 model than onnxruntime's int8 ones (cosine ≥ 0.9999 to both on the test
-    /// models). Absent: [`DEQUANTIZE_BY_DEFAULT`] for this platform.
+    /// nearer the fp32 model than onnxruntime's int8 ones (cosine ≥ 0.9998 to them on the test
+    /// models), slower. Absent: [`DEQUANTIZE_BY_DEFAULT`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dequantize_weights: Option<bool>,
 }
 
-/// Natively tract's int8 matrix products are pathologically slow on x86-64 (`scripts/bench`:
-/// 37.7 s per image for the base vision tower on an AVX2 EPYC, 0.93 s with f32 weights), so
-/// native builds dequantise unless told not to. In WebAssembly f32 weights are also faster
-/// (~1.5×) but would take the base model from ~200 MB to ~800 MB of a tab's memory, so the page
-/// keeps the int8 graph unless the descriptor asks.
-pub const DEQUANTIZE_BY_DEFAULT: bool = !cfg!(target_arch = "wasm32");
+/// The int8 graph is the default everywhere: its products run fused (src/quantized_matmul.rs,
+/// kernels/), faster than tract's f32 ones with a quarter of the weight memory and onnxruntime's
+/// own numbers (`scripts/bench`: wasm 2.4× faster than f32 weights, native a little faster;
+/// bench/latest.json).
+pub const DEQUANTIZE_BY_DEFAULT: bool = false;
 
 impl ModelDescriptor {
     /// Whether quantised matrix products run with f32 weights (see `dequantize_weights`).

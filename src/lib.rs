@@ -18,6 +18,7 @@ pub mod jpeg;
 pub mod ocr;
 pub mod preview;
 pub mod preprocess;
+mod quantized_matmul;
 pub mod remote;
 pub mod resample;
 pub mod scoring;

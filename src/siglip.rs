@@ -10,6 +10,7 @@ use crate::preprocess::pixel_values;
 use crate::scoring::{l2_normalize, zero_shot, Calibration, LabelScore};
 use crate::tokenizer::TextTokenizer;
 use crate::tower::{Tower, TowerKind};
+pub use crate::tower::NodeTime;
 
 /// The raw bytes of a model's parts. The text tower and tokenizer are optional (a vision-only
 /// model still embeds images) but come together.
@@ -179,6 +180,15 @@ impl SiglipModel {
         let mut embedding = output.pooled;
         l2_normalize(&mut embedding);
         Ok(VisionFeatures { embedding, patches: output.patches, grid: self.grid })
+    }
+
+    /// One run of the vision tower on `pixel_values` with every node timed (see
+    /// `scripts/profile`): where the time goes, per operator.
+    pub fn profile_vision(&self, pixel_values: &[f32], clock: &dyn Fn() -> f64) -> Result<Vec<NodeTime>> {
+        let size = self.descriptor.image_size as usize;
+        let input = Tensor::from_shape(&[1, 3, size, size], pixel_values)
+            .map_err(|e| SightlineError::argument(format!("pixel_values: {e}")))?;
+        self.vision.profile(input, clock)
     }
 
     fn text_side(&self, purpose: &'static str) -> Result<&TextSide> {

@@ -95,12 +95,15 @@ impl Tower {
         }
         // The export annotates intermediate values with a symbolic batch size; we run at a fixed
         // shape, so those annotations would only conflict with it.
-        let onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
+        let mut onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
+        crate::quantized_matmul::register(&mut onnx);
         let mut proto =
             onnx.proto_model_for_read(&mut Cursor::new(bytes)).map_err(|e| invalid(format!("{e:#}")))?;
-        if dequantize_weights {
-            if let Some(graph) = proto.graph.as_mut() {
+        if let Some(graph) = proto.graph.as_mut() {
+            if dequantize_weights {
                 crate::dequantize::dequantize_matmul_weights(graph);
+            } else {
+                crate::quantized_matmul::fuse(graph);
             }
         }
         let mut model = onnx.model_for_proto_model(&proto).map_err(|e| invalid(format!("{e:#}")))?;
@@ -171,6 +174,34 @@ impl Tower {
         let pooled = values.next().ok_or_else(|| SightlineError::inference("no output"))??;
         let patches = values.next().transpose()?.unwrap_or_default();
         Ok(TowerOutput { pooled, patches })
+    }
+}
+
+/// Time spent in one node of the plan during a profiled run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeTime {
+    /// The operator (`DynamicQuantizeMatMul`, `EinSum`, `Softmax`, ...).
+    pub op: String,
+    /// The node's name in the optimised graph (the ONNX node's name, with tract's suffixes).
+    pub node: String,
+    pub ms: f64,
+}
+
+impl Tower {
+    /// Run once on `input` as [`Tower::run`] does, timing every node with `clock` (milliseconds
+    /// from any origin: `Instant` natively, `performance.now()` in a browser).
+    pub(crate) fn profile(&self, input: Tensor, clock: &dyn Fn() -> f64) -> Result<Vec<NodeTime>> {
+        let mut state = self.plan.spawn().map_err(SightlineError::inference)?;
+        let mut times = Vec::new();
+        state
+            .run_plan_with_eval(tvec!(input.into()), |ctx, op_state, node, inputs| {
+                let start = clock();
+                let outputs = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
+                times.push(NodeTime { op: node.op().name().to_string(), node: node.name.clone(), ms: clock() - start });
+                outputs
+            })
+            .map_err(SightlineError::inference)?;
+        Ok(times)
     }
 }
 

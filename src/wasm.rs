@@ -123,6 +123,17 @@ impl WasmSiglipModel {
         Ok(Float32Array::from(embedding.as_slice()))
     }
 
+    /// One vision-tower run on `pixel_values` with every node of the plan timed by the page's
+    /// `performance.now()`: `[{op, node, ms}]` in execution order (`scripts/profile`).
+    #[wasm_bindgen(js_name = profileVision)]
+    pub fn profile_vision(&self, pixel_values: &[f32]) -> Result<JsValue, JsValue> {
+        let performance = Reflect::get(&js_sys::global(), &"performance".into())?;
+        let now: js_sys::Function = Reflect::get(&performance, &"now".into())?.dyn_into()?;
+        let clock = || now.call0(&performance).ok().and_then(|t| t.as_f64()).unwrap_or(f64::NAN);
+        let nodes = self.model.profile_vision(pixel_values, &clock).map_err(js_error)?;
+        to_js(&nodes)
+    }
+
     /// Unit-length embeddings of texts, one Float32Array each.
     #[wasm_bindgen(js_name = embedTexts)]
     pub fn embed_texts(&self, texts: Vec<String>) -> Result<Array, JsValue> {

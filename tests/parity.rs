@@ -361,8 +361,8 @@ fn zero_shot_matches_the_reference_formula() {
     }
 }
 
-/// Native builds run quantised models with f32 weights by default (40× faster than tract's int8
-/// path on x86-64; see `DEQUANTIZE_BY_DEFAULT`). Activations are then not quantised, so the
+/// `dequantize_weights: true` runs quantised models with f32 weights (src/dequantize.rs; the
+/// default is the fused int8 graph). Activations are then not quantised, so the
 /// embeddings leave onnxruntime's int8 output a little (measured: images ≥ 0.99991, texts
 /// ≥ 0.99990, nearer the fp32 model): close, but not the bit-faithful int8 graph, hence 0.9998.
 #[test]

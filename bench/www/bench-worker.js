@@ -12,6 +12,7 @@
 //                                                 is a Sightline build's name or "ort"
 //   {op: "runVision", as}                         time one 1×3×224×224 vision run
 //   {op: "runText", as, text}                     time one text-tower run (tokenize + run)
+//   {op: "profileVision", as, runs}               every node of a Sightline plan timed: medians
 //   {op: "drop", key}                             forget fetched bytes (before measuring memory)
 //   {op: "memory"}                                this worker's wasm memory sizes
 
@@ -110,6 +111,19 @@ const ops = {
     }
     const ms = performance.now() - start;
     return { ms, embedding: Array.from(engine !== "ort" ? embedding : unit(embedding)) };
+  },
+
+  async profileVision({ as, runs }) {
+    // Each node's median time over `runs` profiled runs (the caller warms up with runVision).
+    const { handle } = models.get(as);
+    let nodes = [];
+    const samples = [];
+    for (let i = 0; i < runs; i++) {
+      nodes = handle.profileVision(PIXELS);
+      nodes.forEach((node, ix) => (samples[ix] ??= []).push(node.ms));
+    }
+    const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    return { nodes: nodes.map((node, ix) => ({ ...node, ms: median(samples[ix]) })) };
   },
 
   async runText({ as, text, ids }) {

@@ -86,6 +86,29 @@ async function visionPair({ threads, warmup, runs, builds }) {
   }
 }
 
+/**
+ * Per-node profile of the vision tower (scripts/profile): each build in `builds` ({name, pkg,
+ * dequantize?}) in a fresh single-threaded worker, `warmup` plain runs, then `runs` profiled ones.
+ */
+async function profile({ warmup, runs, builds }) {
+  const profiles = {};
+  for (const build of builds) {
+    const worker = startWorker();
+    try {
+      await worker.call("init", { sightline: [build], ort: false, threads: 1 });
+      await worker.call("fetch", { key: "vision", url: VISION });
+      await worker.call("fetch", { key: "descriptor", url: VISION_DESCRIPTOR });
+      await worker.call("load", { engine: build.name, model: "vision", descriptor: "descriptor", as: build.name });
+      for (let i = 0; i < warmup; i++) await worker.call("runVision", { as: build.name });
+      profiles[build.name] = (await worker.call("profileVision", { as: build.name, runs })).nodes;
+      log(`profiled ${build.name}`);
+    } finally {
+      worker.terminate();
+    }
+  }
+  return profiles;
+}
+
 /** Text tower of the tiny synthetic model (the only text tower here): one prompt, interleaved. */
 async function textPair({ warmup, runs, text, build }) {
   const worker = startWorker();
@@ -143,5 +166,6 @@ window.bench = {
   visionPair,
   textPair,
   engineMemory,
+  profile,
 };
 document.body.dataset.ready = "true";

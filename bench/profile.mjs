@@ -1,0 +1,54 @@
+// The vision tower's per-node profile in headless Debian Chromium (scripts/profile): the shipped
+// build with the int8 graph and with f32 weights, one worker each, single-threaded.
+//
+//   node bench/profile.mjs --url http://127.0.0.1:PORT/ --out FILE [--runs 5] [--warmup 2]
+//
+// Writes {"browser", "profiles": {build: [{op, node, ms}]}} (each node's median over the runs).
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { chromium } from "playwright-core";
+
+const { values: opts } = parseArgs({
+  options: {
+    url: { type: "string" },
+    out: { type: "string" },
+    runs: { type: "string", default: "5" },
+    warmup: { type: "string", default: "2" },
+    chromium: { type: "string", default: process.env.CHROMIUM ?? "/usr/bin/chromium" },
+  },
+});
+if (!opts.url || !opts.out) {
+  console.error("usage: node bench/profile.mjs --url URL --out FILE [--runs N] [--warmup N]");
+  process.exit(2);
+}
+
+const profileDir = mkdtempSync(join(tmpdir(), "sightline-profile-chromium-"));
+const context = await chromium.launchPersistentContext(profileDir, {
+  executablePath: opts.chromium,
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+});
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on("console", (message) => console.error(`profile: page: ${message.text()}`));
+  page.on("pageerror", (error) => console.error(`profile: page error: ${error.message}`));
+  await page.goto(opts.url);
+  await page.waitForSelector("body[data-ready=true]");
+  const builds = [
+    { name: "sightline", pkg: "/pkg/sightline.js" },
+    { name: "sightline-f32-weights", pkg: "/pkg/sightline.js", dequantize: true },
+  ];
+  const profiles = await page.evaluate((args) => window.bench.profile(args), {
+    warmup: Number(opts.warmup),
+    runs: Number(opts.runs),
+    builds,
+  });
+  const browser = `Chromium ${context.browser()?.version() ?? "?"}`;
+  writeFileSync(opts.out, JSON.stringify({ browser, profiles }));
+} finally {
+  await context.close();
+  rmSync(profileDir, { recursive: true, force: true });
+}

@@ -1,0 +1,94 @@
+//! kernels/: every int8 kernel this machine (or this WebAssembly engine) runs gives onnxruntime's
+//! `DynamicQuantizeMatMul` numbers exactly, on ragged shapes. The same file runs natively and in
+//! wasm (scripts/test), so the SIMD128 kernel is checked in V8 and AVX2 natively.
+
+use sightline_kernels::qgemm::{dynamic_quantize_matmul_with, quantization_parameters, Kernel, PackedWeights};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+/// The operator's definition, written the slow way: ONNX DynamicQuantizeLinear, MatMulInteger in
+/// i64, then `acc · (x_scale · w_scale) + bias` in f32.
+#[allow(clippy::too_many_arguments)]
+fn reference(x: &[f32], m: usize, k: usize, w: &[u8], n: usize, w_zp: u8, w_scale: f32, bias: Option<&[f32]>) -> Vec<f32> {
+    let (scale, zp) = quantization_parameters(x);
+    let q: Vec<i64> =
+        x.iter().map(|&v| ((v / scale).round_ties_even() as i64 + zp as i64).clamp(0, 255)).collect();
+    let mut y = vec![0f32; m * n];
+    for r in 0..m {
+        for c in 0..n {
+            let acc: i64 =
+                (0..k).map(|i| (q[r * k + i] - zp as i64) * (w[i * n + c] as i64 - w_zp as i64)).sum();
+            y[r * n + c] = acc as i32 as f32 * (scale * w_scale) + bias.map_or(0.0, |b| b[c]);
+        }
+    }
+    y
+}
+
+fn pseudo_random(len: usize, seed: u64) -> impl Iterator<Item = u64> {
+    let mut s = seed;
+    (0..len).map(move |_| {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s >> 33
+    })
+}
+
+#[test]
+fn every_kernel_matches_the_definition_on_ragged_shapes() {
+    let kernels = Kernel::available();
+    assert!(kernels.len() >= 2 || cfg!(not(any(target_arch = "wasm32", target_arch = "x86_64"))), "{kernels:?}");
+    for &(m, k, n, with_bias, w_zp) in &[
+        (1, 1, 1, false, 0u8),
+        (5, 7, 9, true, 131),
+        (4, 16, 8, false, 255),
+        (13, 33, 47, true, 128),
+        (196, 96, 40, true, 7),
+        (3, 300, 17, false, 131),
+        (9, 3072, 24, true, 120),
+        // Several K blocks and column blocks, both ragged.
+        (6, 1027, 301, true, 3),
+    ] {
+        // Mostly positive activations one time, mixed the next: zero points at both ends.
+        let offset = if k % 2 == 0 { 2.5 } else { 0.3 };
+        let x: Vec<f32> = pseudo_random(m * k, 1).map(|v| (v % 2000) as f32 / 300.0 - offset).collect();
+        let w: Vec<u8> = pseudo_random(k * n, 2).map(|v| v as u8).collect();
+        let bias: Vec<f32> = pseudo_random(n, 3).map(|v| (v % 100) as f32 / 7.0 - 5.0).collect();
+        let bias = with_bias.then_some(bias);
+        let packed = PackedWeights::pack(&w, k, n, w_zp, 0.0123, bias.clone());
+        let want = reference(&x, m, k, &w, n, w_zp, 0.0123, bias.as_deref());
+        for &kernel in &kernels {
+            let mut y = vec![f32::NAN; m * n];
+            dynamic_quantize_matmul_with(kernel, &x, m, &packed, &mut y);
+            assert_eq!(y, want, "{kernel:?} on {m}x{k}x{n}");
+        }
+    }
+}
+
+#[test]
+fn activations_are_quantized_as_onnx_specifies() {
+    // ONNX's DynamicQuantizeLinear examples (Operators.md), read back through an identity matrix.
+    for (x, want_scale, want_zp, want_q) in [
+        (vec![0., 2., -3., -2.5, 1.34, 0.5], 5.0f32 / 255.0, 153, vec![153, 255, 0, 26, 221, 179]),
+        (vec![-1., -2.1, -1.3, -2.5, -3.34, -4.], 4.0 / 255.0, 255, vec![191, 121, 172, 96, 42, 0]),
+        (
+            vec![1., 2.1, 1.3, 2.5, 3.34, 4., 1.5, 2.6, 3.9, 4., 3., 2.345],
+            4.0 / 255.0,
+            0,
+            vec![64, 134, 83, 159, 213, 255, 96, 166, 249, 255, 191, 149],
+        ),
+    ] {
+        let (scale, zp) = quantization_parameters(&x);
+        assert_eq!((scale, zp), (want_scale, want_zp));
+        let k = x.len();
+        let identity: Vec<u8> = (0..k * k).map(|i| (i / k == i % k) as u8).collect();
+        let packed = PackedWeights::pack(&identity, k, k, 0, 1.0, None);
+        for kernel in Kernel::available() {
+            let mut y = vec![0f32; k];
+            dynamic_quantize_matmul_with(kernel, &x, 1, &packed, &mut y);
+            let q: Vec<i32> = y.iter().map(|v| (v / scale).round() as i32 + zp).collect();
+            assert_eq!(q, want_q, "{kernel:?}");
+        }
+    }
+    // All zeros: onnxruntime's scale 1 and zero point 0, not a division by zero.
+    assert_eq!(quantization_parameters(&[0.0; 5]), (1.0, 0));
+}
