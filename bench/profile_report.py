@@ -70,7 +70,11 @@ def main():
             else:
                 cells.append("—")
         lines.append(f"| {op} | " + " | ".join(cells) + " |")
-    lines.append("")
+    lines += ["", "## Slowest nodes", ""]
+    for title, nodes in columns:
+        lines.append(f"{title}: " + "; ".join(
+            f"`{n['node']}` ({n['op']}) {n['ms']:,.1f} ms" for n in sorted(nodes, key=lambda n: -n["ms"])[:6]) + ".")
+        lines.append("")
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     return 0

@@ -262,6 +262,9 @@ impl tract_onnx::tract_hir::ops::expandable::Expansion for Expansion {
         } else {
             None
         };
+        if let Some(bias) = &bias {
+            ensure!(bias.len() == n, "{OP}: the bias has {} values for {n} columns", bias.len());
+        }
         let weights = weights.try_as_plain_ram()?;
         let packed = PackedWeights::pack(weights.as_slice::<u8>()?, k, n, zero_point, scale, bias);
         model.wire_node(prefix, DynamicQuantizeMatMul { weights: Arc::new(packed) }, &inputs[..1])

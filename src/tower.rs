@@ -97,6 +97,7 @@ impl Tower {
         // shape, so those annotations would only conflict with it.
         let mut onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
         crate::quantized_matmul::register(&mut onnx);
+        crate::activation_matmul::register(&mut onnx);
         let mut proto =
             onnx.proto_model_for_read(&mut Cursor::new(bytes)).map_err(|e| invalid(format!("{e:#}")))?;
         if let Some(graph) = proto.graph.as_mut() {

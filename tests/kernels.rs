@@ -39,6 +39,9 @@ fn every_kernel_matches_the_definition_on_ragged_shapes() {
     assert!(kernels.len() >= 2 || cfg!(not(any(target_arch = "wasm32", target_arch = "x86_64"))), "{kernels:?}");
     for &(m, k, n, with_bias, w_zp) in &[
         (1, 1, 1, false, 0u8),
+        // Empty products: no rows, and K = 0 (only the bias).
+        (0, 4, 4, false, 1),
+        (3, 0, 5, true, 9),
         (5, 7, 9, true, 131),
         (4, 16, 8, false, 255),
         (13, 33, 47, true, 128),
@@ -91,4 +94,25 @@ fn activations_are_quantized_as_onnx_specifies() {
     }
     // All zeros: onnxruntime's scale 1 and zero point 0, not a division by zero.
     assert_eq!(quantization_parameters(&[0.0; 5]), (1.0, 0));
+}
+
+#[test]
+fn every_f32_kernel_gives_the_same_bits_as_the_definition() {
+    use sightline_kernels::sgemm;
+    for &(m, k, n) in &[(1, 1, 1), (0, 3, 4), (3, 0, 4), (5, 7, 9), (4, 64, 8), (196, 64, 196), (13, 196, 64), (9, 300, 17)] {
+        let a: Vec<f32> = pseudo_random(m * k, 6).map(|v| (v % 2000) as f32 / 700.0 - 1.4).collect();
+        let b: Vec<f32> = pseudo_random(k * n, 7).map(|v| (v % 2000) as f32 / 900.0 - 1.1).collect();
+        // Sequential sums over k, a multiply and an add each: the kernels' order and rounding.
+        let mut want = vec![0f32; m * n];
+        for r in 0..m {
+            for c in 0..n {
+                want[r * n + c] = (0..k).fold(0.0f32, |acc, i| acc + a[r * k + i] * b[i * n + c]);
+            }
+        }
+        for kernel in sgemm::Kernel::available() {
+            let mut c = vec![f32::NAN; m * n];
+            sgemm::matmul_with(kernel, &a, &b, m, k, n, &mut c);
+            assert_eq!(c, want, "{kernel:?} on {m}x{k}x{n}");
+        }
+    }
 }

@@ -1,4 +1,6 @@
 //! Sightline's matrix kernels. No dependencies and no model knowledge: slices in, slices out.
-//! `sightline::quantized_matmul` plugs them into tract as an ONNX operator.
+//! `sightline::quantized_matmul` and `sightline::activation_matmul` plug them into tract as ONNX
+//! operators.
 
 pub mod qgemm;
+pub mod sgemm;

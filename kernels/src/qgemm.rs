@@ -59,11 +59,20 @@ impl PackedWeights {
         let k_pairs = k.div_ceil(2);
         let n_panels = n.div_ceil(NR);
         let mut panels = vec![0u8; n_panels * k_pairs * 2 * NR];
-        for (row, values) in weights.chunks_exact(n).enumerate() {
-            let (pair, second) = (row / 2, row % 2);
-            for (col, &w) in values.iter().enumerate() {
-                let (panel, lane) = (col / NR, col % NR);
-                panels[(panel * k_pairs + pair) * 2 * NR + lane * 2 + second] = w;
+        // Written in order, each step interleaving two rows' NR-column runs (padding stays 0).
+        for (panel, steps) in panels.chunks_exact_mut((k_pairs * 2 * NR).max(1)).enumerate() {
+            let (col0, cols) = (panel * NR, (n - panel * NR).min(NR));
+            for (pair, step) in steps.chunks_exact_mut(2 * NR).enumerate() {
+                let first = &weights[2 * pair * n + col0..][..cols];
+                for (out, &w) in step.iter_mut().step_by(2).zip(first) {
+                    *out = w;
+                }
+                if 2 * pair + 1 < k {
+                    let second = &weights[(2 * pair + 1) * n + col0..][..cols];
+                    for (out, &w) in step.iter_mut().skip(1).step_by(2).zip(second) {
+                        *out = w;
+                    }
+                }
             }
         }
         PackedWeights { k, n, k_pairs, panels, zero_point: zero_point as i32, scale, bias }
@@ -98,6 +107,16 @@ pub fn dynamic_quantize_matmul_with(kernel: Kernel, x: &[f32], m: usize, w: &Pac
     if m == 0 || n == 0 {
         return;
     }
+    if k == 0 {
+        // An empty sum: only the bias.
+        for row in y.chunks_exact_mut(n) {
+            match &w.bias {
+                Some(bias) => row.copy_from_slice(bias),
+                None => row.fill(0.0),
+            }
+        }
+        return;
+    }
     let (x_scale, x_zero_point) = quantization_parameters(x);
     let activations = quantize_and_pack(x, m, k, x_scale, x_zero_point);
     let scale = x_scale * w.scale;
@@ -109,7 +128,7 @@ pub fn dynamic_quantize_matmul_with(kernel: Kernel, x: &[f32], m: usize, w: &Pac
     let mut sums = vec![[[0i32; NR]; MR]; row_panels * block_panels];
     for block in (0..n_panels).step_by(block_panels) {
         let panels = block..(block + block_panels).min(n_panels);
-        for k0 in (0..k_pairs.max(1)).step_by(K_BLOCK) {
+        for k0 in (0..k_pairs).step_by(K_BLOCK) {
             let depth = (k_pairs - k0).min(K_BLOCK);
             for row_panel in 0..row_panels {
                 let a = &activations.panels[(row_panel * k_pairs + k0) * MR..][..depth * MR];
