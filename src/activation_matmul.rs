@@ -7,12 +7,15 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
+use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
 use tract_onnx::tract_hir::ops::matmul::MatMulInference;
 use tract_onnx::Onnx;
 
 use sightline_kernels::sgemm;
+
+use crate::quantized_matmul::f32_with_last_dim;
 
 /// Take over ONNX `MatMul` in `onnx` (where it pays off; see the module's documentation).
 pub(crate) fn register(onnx: &mut Onnx) {
@@ -80,15 +83,11 @@ impl Op for ActivationMatMul {
         "ActivationMatMul".into()
     }
 
-    fn as_typed(&self) -> Option<&dyn TypedOp> {
-        Some(self)
-    }
+    op_as_typed_op!();
 }
 
 impl EvalOp for ActivationMatMul {
-    fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
-        Ok(Some(self.eval(&EvalContext::out_of_plan(), inputs)?))
-    }
+    op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let (a, b) = (&inputs[0], &inputs[1]);
@@ -118,19 +117,9 @@ impl EvalOp for ActivationMatMul {
 
 impl TypedOp for ActivationMatMul {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let mut shape = inputs[0].shape.to_tvec();
         let n = inputs[1].shape.last().cloned().context("ActivationMatMul: b has no dimensions")?;
-        if let Some(last) = shape.last_mut() {
-            *last = n;
-        }
-        Ok(tvec!(f32::fact(shape)))
+        Ok(tvec!(f32_with_last_dim(inputs[0], n)))
     }
 
-    fn as_op(&self) -> &dyn Op {
-        self
-    }
-
-    fn as_op_mut(&mut self) -> &mut dyn Op {
-        self
-    }
+    as_op!();
 }

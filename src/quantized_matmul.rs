@@ -22,6 +22,7 @@ use std::sync::Arc;
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::{GraphProto, NodeProto, TensorProto};
+use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::Onnx;
 
@@ -294,15 +295,11 @@ impl Op for DynamicQuantizeMatMul {
         Ok(vec![format!("{:?} ({} bytes packed)", self.weights, self.weights.bytes())])
     }
 
-    fn as_typed(&self) -> Option<&dyn TypedOp> {
-        Some(self)
-    }
+    op_as_typed_op!();
 }
 
 impl EvalOp for DynamicQuantizeMatMul {
-    fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
-        Ok(Some(self.eval(&EvalContext::out_of_plan(), inputs)?))
-    }
+    op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = &inputs[0];
@@ -326,20 +323,20 @@ impl EvalOp for DynamicQuantizeMatMul {
 
 impl TypedOp for DynamicQuantizeMatMul {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let mut shape = inputs[0].shape.to_tvec();
-        if let Some(last) = shape.last_mut() {
-            *last = self.weights.n().into();
-        }
-        Ok(tvec!(f32::fact(shape)))
+        Ok(tvec!(f32_with_last_dim(inputs[0], self.weights.n().into())))
     }
 
-    fn as_op(&self) -> &dyn Op {
-        self
-    }
+    as_op!();
+}
 
-    fn as_op_mut(&mut self) -> &mut dyn Op {
-        self
+/// An f32 fact shaped like `input` but for its last dimension: what a product `x[.., K] · W[K, N]`
+/// gives.
+pub(crate) fn f32_with_last_dim(input: &TypedFact, last: TDim) -> TypedFact {
+    let mut shape = input.shape.to_tvec();
+    if let Some(dim) = shape.last_mut() {
+        *dim = last;
     }
+    f32::fact(shape)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
