@@ -19,6 +19,7 @@ pub mod jpeg;
 pub mod ocr;
 pub mod preview;
 pub mod preprocess;
+mod patch_embedding;
 mod quantized_matmul;
 pub mod remote;
 pub mod resample;

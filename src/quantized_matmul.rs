@@ -89,14 +89,14 @@ pub(crate) fn products(graph: &GraphProto) -> Vec<QuantizedProduct> {
 }
 
 /// Who produces and who consumes each value, and where each initializer is.
-struct Index<'g> {
-    initializer: HashMap<&'g str, usize>,
-    producer: HashMap<&'g str, usize>,
+pub(crate) struct Index<'g> {
+    pub(crate) initializer: HashMap<&'g str, usize>,
+    pub(crate) producer: HashMap<&'g str, usize>,
     consumers: HashMap<&'g str, Vec<usize>>,
 }
 
 impl<'g> Index<'g> {
-    fn new(graph: &'g GraphProto) -> Self {
+    pub(crate) fn new(graph: &'g GraphProto) -> Self {
         let initializer = graph.initializer.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
         let mut producer = HashMap::new();
         let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -111,7 +111,7 @@ impl<'g> Index<'g> {
         Index { initializer, producer, consumers }
     }
 
-    fn only_consumer(&self, graph: &GraphProto, value: &str, op: &str) -> Option<usize> {
+    pub(crate) fn only_consumer(&self, graph: &GraphProto, value: &str, op: &str) -> Option<usize> {
         match self.consumers.get(value).map(Vec::as_slice) {
             Some(&[ix]) if graph.node[ix].op_type == op => Some(ix),
             _ => None,

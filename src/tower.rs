@@ -98,6 +98,7 @@ impl Tower {
         let mut onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
         crate::quantized_matmul::register(&mut onnx);
         crate::activation_matmul::register(&mut onnx);
+        crate::patch_embedding::register(&mut onnx);
         let mut proto =
             onnx.proto_model_for_read(&mut Cursor::new(bytes)).map_err(|e| invalid(format!("{e:#}")))?;
         if let Some(graph) = proto.graph.as_mut() {
@@ -106,6 +107,7 @@ impl Tower {
             } else {
                 crate::quantized_matmul::fuse(graph);
             }
+            crate::patch_embedding::fuse(graph);
         }
         let mut model = onnx.model_for_proto_model(&proto).map_err(|e| invalid(format!("{e:#}")))?;
         drop(proto);

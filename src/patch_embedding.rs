@@ -1,0 +1,297 @@
+//! The vision tower's dynamically quantised patch embedding, fused. onnxruntime's
+//! `quantize_dynamic` writes it as
+//!
+//! ```text
+//! x ─ DynamicQuantizeLinear ─ ConvInteger(·, W_u8[O, C, kh, kw], ·, w_zp) ─ Cast(float) ─ Mul(·, x_scale·w_scale)
+//! ```
+//!
+//! with stride = kernel and no padding: each output pixel is one non-overlapping patch times the
+//! weights, i.e. a product `patches[P, C·kh·kw] · W'[C·kh·kw, O]`. [`fuse`] rewrites the chain into
+//! one `ai.sightline::DynamicQuantizePatchEmbedding(x, W, w_scale, w_zp)` node (attribute
+//! `kernel_shape`), which runs that product on the fused int8 kernels of
+//! `crate::quantized_matmul` (weights packed once) instead of tract's generic quantised
+//! convolution (bench/profile.md: the slowest single node in wasm). Same numbers: the patches hold
+//! exactly the elements of `x` (the image size must be a multiple of the patch size, checked), so
+//! their quantisation is `x`'s.
+
+use std::sync::Arc;
+
+use tract_onnx::model::ParsingContext;
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::{AttributeProto, GraphProto, NodeProto, TensorProto};
+use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
+use tract_onnx::tract_hir::internal::*;
+use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
+use tract_onnx::Onnx;
+
+use sightline_kernels::qgemm::{self, PackedWeights};
+
+use crate::quantized_matmul::{drop_dead_nodes, Index};
+
+const OP: &str = "DynamicQuantizePatchEmbedding";
+
+/// Rewrite every quantised patch embedding of `graph` (see the module's documentation); returns
+/// how many were fused.
+pub(crate) fn fuse(graph: &mut GraphProto) -> usize {
+    let mut rewrites = Vec::new();
+    {
+        let index = Index::new(graph);
+        for node in &graph.node {
+            if let Some(rewrite) = match_chain(graph, &index, node) {
+                rewrites.push(rewrite);
+            }
+        }
+    }
+    let count = rewrites.len();
+    for (output_mul, node, weights) in rewrites {
+        let output = std::mem::take(&mut graph.node[output_mul].output);
+        graph.node[output_mul] = NodeProto { output, ..node };
+        graph.initializer.push(weights);
+    }
+    drop_dead_nodes(graph);
+    count
+}
+
+/// The output Mul to replace, the fused node (outputs left empty) and its transposed weights.
+fn match_chain(graph: &GraphProto, index: &Index, conv: &NodeProto) -> Option<(usize, NodeProto, TensorProto)> {
+    if conv.op_type != "ConvInteger" || conv.input.len() != 4 {
+        return None;
+    }
+    let ints = |name: &str| conv.attribute.iter().find(|a| a.name == name).map(|a| a.ints.clone());
+    let kernel = ints("kernel_shape")?;
+    let unit = |v: Option<Vec<i64>>| v.is_none_or(|v| v.iter().all(|&d| d == 1));
+    let zero = |v: Option<Vec<i64>>| v.is_none_or(|v| v.iter().all(|&d| d == 0));
+    let plain = conv.attribute.iter().all(|a| match a.name.as_str() {
+        "group" => a.i == 1,
+        "auto_pad" => a.s.is_empty() || a.s == b"NOTSET" || a.s == b"VALID",
+        _ => true,
+    });
+    if kernel.len() != 2 || ints("strides") != Some(kernel.clone()) || !unit(ints("dilations")) || !zero(ints("pads")) || !plain {
+        return None;
+    }
+    let quantizer = &graph.node[*index.producer.get(conv.input[0].as_str())?];
+    if quantizer.op_type != "DynamicQuantizeLinear" || quantizer.output.len() != 3 || quantizer.output[2] != conv.input[2] {
+        return None;
+    }
+    let cast = index.only_consumer(graph, &conv.output[0], "Cast")?;
+    if !graph.node[cast].attribute.iter().any(|a| a.name == "to" && a.i == DataType::Float as i64) {
+        return None;
+    }
+    let cast_output = &graph.node[cast].output[0];
+    let output_mul = index.only_consumer(graph, cast_output, "Mul")?;
+    let scale_name = graph.node[output_mul].input.iter().find(|i| *i != cast_output)?;
+    let scale_node = &graph.node[*index.producer.get(scale_name.as_str())?];
+    if scale_node.op_type != "Mul" || !scale_node.input.contains(&quantizer.output[1]) {
+        return None;
+    }
+    let scale = scale_node.input.iter().find_map(|i| index.initializer.get(i.as_str()))?;
+    let (weights, zero_point) =
+        (index.initializer.get(conv.input[1].as_str())?, index.initializer.get(conv.input[3].as_str())?);
+    let (weights, zero_point, scale) =
+        (&graph.initializer[*weights], &graph.initializer[*zero_point], &graph.initializer[*scale]);
+    let scalar = |t: &TensorProto| t.dims.iter().product::<i64>() == 1;
+    if weights.data_type != DataType::Uint8 as i32
+        || weights.raw_data.is_empty()
+        || zero_point.data_type != DataType::Uint8 as i32
+        || !scalar(zero_point)
+        || scale.data_type != DataType::Float as i32
+        || !scalar(scale)
+    {
+        return None;
+    }
+    let &[outputs, channels, kh, kw] = &weights.dims[..] else { return None };
+    if [kh, kw] != kernel[..] {
+        return None;
+    }
+    // W[O][C·kh·kw] → W'[C·kh·kw][O]: the product's K × N weights.
+    let (outputs, depth) = (usize::try_from(outputs).ok()?, usize::try_from(channels * kh * kw).ok()?);
+    if weights.raw_data.len() != outputs * depth {
+        return None;
+    }
+    let mut transposed = vec![0u8; outputs * depth];
+    for (o, row) in weights.raw_data.chunks_exact(depth).enumerate() {
+        for (i, &w) in row.iter().enumerate() {
+            transposed[i * outputs + o] = w;
+        }
+    }
+    let transposed = TensorProto {
+        name: format!("{}_patch_matrix", weights.name),
+        dims: vec![depth as i64, outputs as i64],
+        data_type: DataType::Uint8 as i32,
+        raw_data: transposed,
+        ..TensorProto::default()
+    };
+    let node = NodeProto {
+        name: format!("{}_fused", conv.name),
+        op_type: OP.into(),
+        domain: "ai.sightline".into(),
+        input: vec![quantizer.input[0].clone(), transposed.name.clone(), scale.name.clone(), zero_point.name.clone()],
+        attribute: vec![AttributeProto { name: "kernel_shape".into(), ints: kernel, ..AttributeProto::default() }],
+        ..NodeProto::default()
+    };
+    Some((output_mul, node, transposed))
+}
+
+/// Teach `onnx` the fused operator.
+pub(crate) fn register(onnx: &mut Onnx) {
+    onnx.op_register.insert(OP, parse);
+}
+
+fn parse(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let kernel = node.attribute.iter().find(|a| a.name == "kernel_shape").map(|a| a.ints.clone()).unwrap_or_default();
+    let &[kh, kw] = &kernel[..] else { bail!("{OP} needs a two-dimensional kernel_shape") };
+    ensure!(kh > 0 && kw > 0, "{OP}: kernel_shape {kernel:?}");
+    ensure!(node.input.len() == 4, "{OP} takes x, W, w_scale and w_zero_point");
+    Ok((expand(Inference { kernel: [kh as usize, kw as usize] }), vec![]))
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+struct Inference {
+    kernel: [usize; 2],
+}
+
+impl Expansion for Inference {
+    fn name(&self) -> StaticName {
+        OP.into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 4)?;
+        check_output_arity(outputs, 1)?;
+        s.equals(&inputs[0].datum_type, f32::datum_type())?;
+        s.equals(&inputs[0].rank, 4)?;
+        s.equals(&inputs[1].datum_type, u8::datum_type())?;
+        s.equals(&inputs[1].rank, 2)?;
+        s.equals(&outputs[0].datum_type, f32::datum_type())?;
+        s.equals(&outputs[0].rank, 4)?;
+        let [kh, kw] = self.kernel;
+        s.given_2(&inputs[0].shape, &inputs[1].shape, move |s, x, w| {
+            let shape = tvec![x[0].clone(), w[1].clone(), x[2].clone() / kh as u64, x[3].clone() / kw as u64];
+            s.equals(&outputs[0].shape, shape)
+        })
+    }
+
+    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+        let constant = |ix: usize| -> TractResult<Arc<Tensor>> {
+            model.outlet_fact(inputs[ix])?.konst.clone().with_context(|| format!("{OP}: input {ix} is not a constant"))
+        };
+        let weights = constant(1)?;
+        let &[k, n] = weights.shape() else { bail!("{OP}: weights are not a matrix") };
+        let [kh, kw] = self.kernel;
+        let channels = model.outlet_fact(inputs[0])?.shape[1].to_usize()?;
+        ensure!(channels * kh * kw == k, "{OP}: {channels} channels of {kh}×{kw} patches against {k} weight rows");
+        let scale = constant(2)?.cast_to_scalar::<f32>()?;
+        let zero_point = constant(3)?.cast_to_scalar::<u8>()?;
+        let weights = weights.try_as_plain_ram()?;
+        let packed = PackedWeights::pack(weights.as_slice::<u8>()?, k, n, zero_point, scale, None);
+        model.wire_node(prefix, PatchEmbedding { weights: Arc::new(packed), kernel: self.kernel }, &inputs[..1])
+    }
+}
+
+/// `x[B, C, H, W]` → `y[B, O, H/kh, W/kw]`, each output pixel one patch's fused int8 product.
+#[derive(Debug, Clone)]
+pub(crate) struct PatchEmbedding {
+    weights: Arc<PackedWeights>,
+    kernel: [usize; 2],
+}
+
+impl PartialEq for PatchEmbedding {
+    fn eq(&self, other: &Self) -> bool {
+        self.kernel == other.kernel && (Arc::ptr_eq(&self.weights, &other.weights) || self.weights == other.weights)
+    }
+}
+
+impl Eq for PatchEmbedding {}
+
+impl Op for PatchEmbedding {
+    fn name(&self) -> StaticName {
+        OP.into()
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for PatchEmbedding {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = &inputs[0];
+        let &[batch, channels, height, width] = x.shape() else { bail!("{OP}: input {:?} is not NCHW", x.shape()) };
+        let [kh, kw] = self.kernel;
+        ensure!(
+            height % kh == 0 && width % kw == 0 && channels * kh * kw == self.weights.k(),
+            "{OP}: a {channels}×{height}×{width} image does not split into {kh}×{kw} patches of {} values",
+            self.weights.k()
+        );
+        let (rows, cols, outputs) = (height / kh, width / kw, self.weights.n());
+        let (patch, patches) = (self.weights.k(), rows * cols);
+        let x = x.try_as_plain_ram()?;
+        let x = x.as_slice::<f32>()?;
+        // SAFETY: every element is written below (outputs·patches per image).
+        let mut embedded = unsafe { Tensor::uninitialized_dt(f32::datum_type(), &[batch, outputs, rows, cols])? };
+        let mut y_ram = embedded.try_as_plain_ram_mut()?;
+        let y = y_ram.as_slice_mut::<f32>()?;
+        let mut gathered = vec![0f32; patches * patch];
+        let mut product = vec![0f32; patches * outputs];
+        for (image, out) in x.chunks_exact(channels * height * width).zip(y.chunks_exact_mut(outputs * patches)) {
+            // patches[p][c·kh·kw + i·kw + j] = x[c][py·kh + i][px·kw + j], p = py·cols + px
+            for (p, values) in gathered.chunks_exact_mut(patch).enumerate() {
+                let (py, px) = (p / cols, p % cols);
+                for (c, plane) in values.chunks_exact_mut(kh * kw).enumerate() {
+                    for (i, line) in plane.chunks_exact_mut(kw).enumerate() {
+                        let start = (c * height + py * kh + i) * width + px * kw;
+                        line.copy_from_slice(&image[start..start + kw]);
+                    }
+                }
+            }
+            qgemm::dynamic_quantize_matmul(&gathered, patches, &self.weights, &mut product);
+            for (p, values) in product.chunks_exact(outputs).enumerate() {
+                for (o, &v) in values.iter().enumerate() {
+                    out[o * patches + p] = v;
+                }
+            }
+        }
+        drop(y_ram);
+        Ok(tvec!(embedded.into_tvalue()))
+    }
+}
+
+impl TypedOp for PatchEmbedding {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let x = &inputs[0].shape;
+        ensure!(x.rank() == 4, "{OP}: input is not NCHW");
+        let [kh, kw] = self.kernel;
+        Ok(tvec!(f32::fact([x[0].clone(), self.weights.n().into(), x[2].clone() / kh as u64, x[3].clone() / kw as u64])))
+    }
+
+    as_op!();
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use tract_onnx::prelude::Framework;
+
+    const TINY_VISION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/siglip-test-tiny/onnx/vision_model_quantized.onnx");
+
+    #[test]
+    fn fuses_the_tiny_models_patch_embedding_and_its_quantizer() {
+        let bytes = std::fs::read(TINY_VISION).expect("the tiny test model (scripts/setup installs it)");
+        let mut proto = tract_onnx::onnx().proto_model_for_read(&mut std::io::Cursor::new(bytes)).unwrap();
+        let graph = proto.graph.as_mut().unwrap();
+        // As the tower loads it: the products first, then the patch embedding.
+        crate::quantized_matmul::fuse(graph);
+        assert_eq!(super::fuse(graph), 1);
+        for gone in ["ConvInteger", "DynamicQuantizeLinear"] {
+            assert!(graph.node.iter().all(|n| n.op_type != gone), "a {gone} is left");
+        }
+        let fused: Vec<_> = graph.node.iter().filter(|n| n.op_type == super::OP).collect();
+        assert_eq!(fused.len(), 1);
+        let weights = graph.initializer.iter().find(|t| t.name == fused[0].input[1]).unwrap();
+        assert_eq!(weights.dims.len(), 2, "the weights become the product's K × N matrix");
+    }
+}
