@@ -236,11 +236,17 @@ impl EvalOp for PatchEmbedding {
         let mut embedded = unsafe { Tensor::uninitialized_dt(f32::datum_type(), &[batch, outputs, rows, cols])? };
         let mut y_ram = embedded.try_as_plain_ram_mut()?;
         let y = y_ram.as_slice_mut::<f32>()?;
-        let mut gathered = vec![0f32; patches * patch];
-        let mut product = vec![0f32; patches * outputs];
-        for (image, out) in x.chunks_exact(channels * height * width).zip(y.chunks_exact_mut(outputs * patches)) {
-            // patches[p][c·kh·kw + i·kw + j] = x[c][py·kh + i][px·kw + j], p = py·cols + px
-            for (p, values) in gathered.chunks_exact_mut(patch).enumerate() {
+        if y.is_empty() || patch == 0 {
+            y.fill(0.0); // no output, or empty sums (no channels)
+            drop(y_ram);
+            return Ok(tvec!(embedded.into_tvalue()));
+        }
+        // All images' patches in one product: one quantisation over the whole input, as
+        // DynamicQuantizeLinear does. patches[b·P + p][c·kh·kw + i·kw + j] =
+        // x[b][c][py·kh + i][px·kw + j], p = py·cols + px.
+        let mut gathered = vec![0f32; batch * patches * patch];
+        for (image, image_patches) in x.chunks_exact(channels * height * width).zip(gathered.chunks_exact_mut(patches * patch)) {
+            for (p, values) in image_patches.chunks_exact_mut(patch).enumerate() {
                 let (py, px) = (p / cols, p % cols);
                 for (c, plane) in values.chunks_exact_mut(kh * kw).enumerate() {
                     for (i, line) in plane.chunks_exact_mut(kw).enumerate() {
@@ -249,8 +255,12 @@ impl EvalOp for PatchEmbedding {
                     }
                 }
             }
-            qgemm::dynamic_quantize_matmul(&gathered, patches, &self.weights, &mut product);
-            for (p, values) in product.chunks_exact(outputs).enumerate() {
+        }
+        let mut product = vec![0f32; batch * patches * outputs];
+        qgemm::dynamic_quantize_matmul(&gathered, batch * patches, &self.weights, &mut product);
+        // [b][p][o] → [b][o][p]
+        for (image, out) in product.chunks_exact(patches * outputs).zip(y.chunks_exact_mut(outputs * patches)) {
+            for (p, values) in image.chunks_exact(outputs).enumerate() {
                 for (o, &v) in values.iter().enumerate() {
                     out[o * patches + p] = v;
                 }
