@@ -26,7 +26,7 @@ use tract_onnx::Onnx;
 
 use sightline_kernels::qgemm::{self, PackedWeights};
 
-use crate::quantized_matmul::{drop_dead_nodes, Index};
+use crate::quantized_matmul::{drop_dead_nodes, pack_constant_weights, Index};
 
 const OP: &str = "DynamicQuantizePatchEmbedding";
 
@@ -73,22 +73,11 @@ fn match_chain(graph: &GraphProto, index: &Index, conv: &NodeProto) -> Option<(u
     if quantizer.op_type != "DynamicQuantizeLinear" || quantizer.output.len() != 3 || quantizer.output[2] != conv.input[2] {
         return None;
     }
-    let cast = index.only_consumer(graph, &conv.output[0], "Cast")?;
-    if !graph.node[cast].attribute.iter().any(|a| a.name == "to" && a.i == DataType::Float as i64) {
-        return None;
-    }
-    let cast_output = &graph.node[cast].output[0];
-    let output_mul = index.only_consumer(graph, cast_output, "Mul")?;
-    let scale_name = graph.node[output_mul].input.iter().find(|i| *i != cast_output)?;
-    let scale_node = &graph.node[*index.producer.get(scale_name.as_str())?];
-    if scale_node.op_type != "Mul" || !scale_node.input.contains(&quantizer.output[1]) {
-        return None;
-    }
-    let scale = scale_node.input.iter().find_map(|i| index.initializer.get(i.as_str()))?;
+    let (output_mul, scale) = index.scaled(graph, &conv.output[0], quantizer)?;
     let (weights, zero_point) =
         (index.initializer.get(conv.input[1].as_str())?, index.initializer.get(conv.input[3].as_str())?);
     let (weights, zero_point, scale) =
-        (&graph.initializer[*weights], &graph.initializer[*zero_point], &graph.initializer[*scale]);
+        (&graph.initializer[*weights], &graph.initializer[*zero_point], &graph.initializer[scale]);
     let scalar = |t: &TensorProto| t.dims.iter().product::<i64>() == 1;
     if weights.data_type != DataType::Uint8 as i32
         || weights.raw_data.is_empty()
@@ -177,18 +166,10 @@ impl Expansion for Inference {
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        let constant = |ix: usize| -> TractResult<Arc<Tensor>> {
-            model.outlet_fact(inputs[ix])?.konst.clone().with_context(|| format!("{OP}: input {ix} is not a constant"))
-        };
-        let weights = constant(1)?;
-        let &[k, n] = weights.shape() else { bail!("{OP}: weights are not a matrix") };
+        let packed = pack_constant_weights(OP, model, inputs, false)?;
         let [kh, kw] = self.kernel;
         let channels = model.outlet_fact(inputs[0])?.shape[1].to_usize()?;
-        ensure!(channels * kh * kw == k, "{OP}: {channels} channels of {kh}×{kw} patches against {k} weight rows");
-        let scale = constant(2)?.cast_to_scalar::<f32>()?;
-        let zero_point = constant(3)?.cast_to_scalar::<u8>()?;
-        let weights = weights.try_as_plain_ram()?;
-        let packed = PackedWeights::pack(weights.as_slice::<u8>()?, k, n, zero_point, scale, None);
+        ensure!(channels * kh * kw == packed.k(), "{OP}: {channels} channels of {kh}×{kw} patches against {} weight rows", packed.k());
         model.wire_node(prefix, PatchEmbedding { weights: Arc::new(packed), kernel: self.kernel }, &inputs[..1])
     }
 }
@@ -284,14 +265,9 @@ impl TypedOp for PatchEmbedding {
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
-    use tract_onnx::prelude::Framework;
-
-    const TINY_VISION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/siglip-test-tiny/onnx/vision_model_quantized.onnx");
-
     #[test]
     fn fuses_the_tiny_models_patch_embedding_and_its_quantizer() {
-        let bytes = std::fs::read(TINY_VISION).expect("the tiny test model (scripts/setup installs it)");
-        let mut proto = tract_onnx::onnx().proto_model_for_read(&mut std::io::Cursor::new(bytes)).unwrap();
+        let mut proto = crate::quantized_matmul::tests::tiny_vision();
         let graph = proto.graph.as_mut().unwrap();
         // As the tower loads it: the products first, then the patch embedding.
         crate::quantized_matmul::fuse(graph);

@@ -57,21 +57,7 @@ pub(crate) fn products(graph: &GraphProto) -> Vec<QuantizedProduct> {
         if quantize_node.op_type != "DynamicQuantizeLinear" || quantize_node.output.len() != 3 {
             continue;
         }
-        let Some(cast) = index.only_consumer(graph, &node.output[0], "Cast") else { continue };
-        if !graph.node[cast].attribute.iter().any(|a| a.name == "to" && a.i == DataType::Float as i64) {
-            continue;
-        }
-        let cast_output = &graph.node[cast].output[0];
-        let Some(output_mul) = index.only_consumer(graph, cast_output, "Mul") else { continue };
-        let scale_name = graph.node[output_mul].input.iter().find(|i| *i != cast_output);
-        let Some(&scale_mul) = scale_name.and_then(|s| index.producer.get(s.as_str())) else { continue };
-        let scale_node = &graph.node[scale_mul];
-        if scale_node.op_type != "Mul" || !scale_node.input.contains(&quantize_node.output[1]) {
-            continue;
-        }
-        let Some(&weight_scale) = scale_node.input.iter().find_map(|i| index.initializer.get(i.as_str())) else {
-            continue;
-        };
+        let Some((output_mul, weight_scale)) = index.scaled(graph, &node.output[0], quantize_node) else { continue };
         let (Some(&weights), Some(&weight_zero_point)) =
             (index.initializer.get(weights.as_str()), index.initializer.get(weight_zero_point.as_str()))
         else {
@@ -116,6 +102,25 @@ impl<'g> Index<'g> {
             Some(&[ix]) if graph.node[ix].op_type == op => Some(ix),
             _ => None,
         }
+    }
+
+    /// What follows the integer output of a product whose activations `quantizer` quantised:
+    /// `Cast(float) → Mul(·, x_scale · w_scale)`. Returns the Mul's node index and the initializer
+    /// holding `w_scale`.
+    pub(crate) fn scaled(&self, graph: &GraphProto, integer_output: &str, quantizer: &NodeProto) -> Option<(usize, usize)> {
+        let cast = self.only_consumer(graph, integer_output, "Cast")?;
+        if !graph.node[cast].attribute.iter().any(|a| a.name == "to" && a.i == DataType::Float as i64) {
+            return None;
+        }
+        let cast_output = &graph.node[cast].output[0];
+        let output_mul = self.only_consumer(graph, cast_output, "Mul")?;
+        let scale_name = graph.node[output_mul].input.iter().find(|i| *i != cast_output)?;
+        let scale_node = &graph.node[*self.producer.get(scale_name.as_str())?];
+        if scale_node.op_type != "Mul" || !scale_node.input.contains(&quantizer.output[1]) {
+            return None;
+        }
+        let weight_scale = scale_node.input.iter().find_map(|i| self.initializer.get(i.as_str()).copied())?;
+        Some((output_mul, weight_scale))
     }
 
     /// The initializer behind `value`, directly or through an `Identity`.
@@ -250,26 +255,31 @@ impl tract_onnx::tract_hir::ops::expandable::Expansion for Expansion {
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        let constant = |ix: usize| -> TractResult<Arc<Tensor>> {
-            model.outlet_fact(inputs[ix])?.konst.clone().with_context(|| format!("{OP}: input {ix} is not a constant"))
-        };
-        let weights = constant(1)?;
-        let &[k, n] = weights.shape() else { bail!("{OP}: weights are not a matrix") };
-        let scale = constant(2)?.cast_to_scalar::<f32>()?;
-        let zero_point = constant(3)?.cast_to_scalar::<u8>()?;
-        let bias = if self.has_bias {
-            let bias = constant(4)?.cast_to::<f32>()?.into_owned();
-            Some(bias.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())
-        } else {
-            None
-        };
-        if let Some(bias) = &bias {
-            ensure!(bias.len() == n, "{OP}: the bias has {} values for {n} columns", bias.len());
-        }
-        let weights = weights.try_as_plain_ram()?;
-        let packed = PackedWeights::pack(weights.as_slice::<u8>()?, k, n, zero_point, scale, bias);
+        let packed = pack_constant_weights(OP, model, inputs, self.has_bias)?;
         model.wire_node(prefix, DynamicQuantizeMatMul { weights: Arc::new(packed) }, &inputs[..1])
     }
+}
+
+/// The weights of operator `op`'s node, packed: inputs 1-3 (and 4, the bias, when `has_bias`) are
+/// `W[K, N]` u8, `w_scale` and `w_zero_point`, all constants once the model is typed.
+pub(crate) fn pack_constant_weights(op: &str, model: &TypedModel, inputs: &[OutletId], has_bias: bool) -> TractResult<PackedWeights> {
+    let constant = |ix: usize| -> TractResult<Arc<Tensor>> {
+        model.outlet_fact(inputs[ix])?.konst.clone().with_context(|| format!("{op}: input {ix} is not a constant"))
+    };
+    let weights = constant(1)?;
+    let &[k, n] = weights.shape() else { bail!("{op}: weights are not a matrix") };
+    let scale = constant(2)?.cast_to_scalar::<f32>()?;
+    let zero_point = constant(3)?.cast_to_scalar::<u8>()?;
+    let bias = if has_bias {
+        let bias = constant(4)?.cast_to::<f32>()?.into_owned();
+        let bias = bias.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
+        ensure!(bias.len() == n, "{op}: the bias has {} values for {n} columns", bias.len());
+        Some(bias)
+    } else {
+        None
+    };
+    let weights = weights.try_as_plain_ram()?;
+    Ok(PackedWeights::pack(weights.as_slice::<u8>()?, k, n, zero_point, scale, bias))
 }
 
 /// The typed operator: `x[.., K]` f32 → `y[.., N]` f32, weights packed.
@@ -340,15 +350,20 @@ pub(crate) fn f32_with_last_dim(input: &TypedFact, last: TDim) -> TypedFact {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-mod tests {
+pub(crate) mod tests {
+    use tract_onnx::pb::ModelProto;
     use tract_onnx::prelude::Framework;
 
-    const TINY_VISION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/siglip-test-tiny/onnx/vision_model_quantized.onnx");
+    /// The tiny test model's vision tower as ONNX protobuf (what the rewrites see).
+    pub(crate) fn tiny_vision() -> ModelProto {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/siglip-test-tiny/onnx/vision_model_quantized.onnx");
+        let bytes = std::fs::read(path).expect("the tiny test model (scripts/setup installs it)");
+        tract_onnx::onnx().proto_model_for_read(&mut std::io::Cursor::new(bytes)).unwrap()
+    }
 
     #[test]
     fn fuses_every_quantized_product_of_the_tiny_model_with_its_bias() {
-        let bytes = std::fs::read(TINY_VISION).expect("the tiny test model (scripts/setup installs it)");
-        let mut proto = tract_onnx::onnx().proto_model_for_read(&mut std::io::Cursor::new(bytes)).unwrap();
+        let mut proto = tiny_vision();
         let graph = proto.graph.as_mut().unwrap();
         let products = graph.node.iter().filter(|n| n.op_type == "MatMulInteger").count();
         assert!(products > 0);
