@@ -18,13 +18,13 @@ use std::collections::HashSet;
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::{GraphProto, NodeProto, TensorProto};
 
-use crate::quantized_matmul::{drop_dead_nodes, products};
+use crate::quantized_matmul::{drop_dead_nodes, products, Index};
 
 /// Rewrite every recognised pattern in `graph` (`quantized_matmul::products`) whose weights are a
 /// 2-D u8/i8 matrix with a scalar zero point; returns how many matrix products were rewritten.
 pub(crate) fn dequantize_matmul_weights(graph: &mut GraphProto) -> usize {
     let mut rewrites = Vec::new();
-    for product in products(graph) {
+    for product in products(graph, &Index::new(graph)) {
         let Some(dequantized) = dequantize(
             &graph.initializer[product.weights],
             &graph.initializer[product.weight_zero_point],

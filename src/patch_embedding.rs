@@ -26,7 +26,7 @@ use tract_onnx::Onnx;
 
 use sightline_kernels::qgemm::{self, PackedWeights};
 
-use crate::quantized_matmul::{drop_dead_nodes, pack_constant_weights, Index};
+use crate::quantized_matmul::{drop_dead_nodes, pack_constant_weights, per_tensor_u8, Index};
 
 const OP: &str = "DynamicQuantizePatchEmbedding";
 
@@ -78,14 +78,8 @@ fn match_chain(graph: &GraphProto, index: &Index, conv: &NodeProto) -> Option<(u
         (index.initializer.get(conv.input[1].as_str())?, index.initializer.get(conv.input[3].as_str())?);
     let (weights, zero_point, scale) =
         (&graph.initializer[*weights], &graph.initializer[*zero_point], &graph.initializer[scale]);
-    let scalar = |t: &TensorProto| t.dims.iter().product::<i64>() == 1;
-    if weights.data_type != DataType::Uint8 as i32
-        || weights.raw_data.is_empty()
-        || zero_point.data_type != DataType::Uint8 as i32
-        || !scalar(zero_point)
-        || scale.data_type != DataType::Float as i32
-        || !scalar(scale)
-    {
+    // The transpose below reads the weights' raw bytes.
+    if !per_tensor_u8(weights, zero_point, scale) || weights.raw_data.is_empty() {
         return None;
     }
     let &[outputs, channels, kh, kw] = &weights.dims[..] else { return None };

@@ -44,8 +44,7 @@ pub(crate) struct QuantizedProduct {
 
 /// Every quantised product of `graph`; anything that does not match exactly (weights not
 /// constant, a consumer other than the expected Cast and Mul, ...) is left out.
-pub(crate) fn products(graph: &GraphProto) -> Vec<QuantizedProduct> {
-    let index = Index::new(graph);
+pub(crate) fn products(graph: &GraphProto, index: &Index) -> Vec<QuantizedProduct> {
     let mut found = Vec::new();
     for node in &graph.node {
         if node.op_type != "MatMulInteger" || node.input.len() != 4 {
@@ -140,16 +139,11 @@ pub(crate) fn fuse(graph: &mut GraphProto) -> usize {
     let mut rewrites = Vec::new();
     {
         let index = Index::new(graph);
-        for product in products(graph) {
+        for product in products(graph, &index) {
             let weights = &graph.initializer[product.weights];
-            let scalar = |t: &TensorProto| t.dims.iter().product::<i64>() == 1;
-            if weights.dims.len() != 2
-                || weights.data_type != DataType::Uint8 as i32
-                || graph.initializer[product.weight_zero_point].data_type != DataType::Uint8 as i32
-                || !scalar(&graph.initializer[product.weight_zero_point])
-                || graph.initializer[product.weight_scale].data_type != DataType::Float as i32
-                || !scalar(&graph.initializer[product.weight_scale])
-            {
+            let (zero_point, scale) =
+                (&graph.initializer[product.weight_zero_point], &graph.initializer[product.weight_scale]);
+            if weights.dims.len() != 2 || !per_tensor_u8(weights, zero_point, scale) {
                 continue;
             }
             let columns = weights.dims[1];
@@ -190,6 +184,17 @@ pub(crate) fn fuse(graph: &mut GraphProto) -> usize {
     }
     drop_dead_nodes(graph);
     count
+}
+
+/// Whether `weights`, `zero_point` and `scale` are what the fused kernels take: u8 weights with
+/// one u8 zero point and one f32 scale for the whole tensor.
+pub(crate) fn per_tensor_u8(weights: &TensorProto, zero_point: &TensorProto, scale: &TensorProto) -> bool {
+    let scalar = |t: &TensorProto| t.dims.iter().product::<i64>() == 1;
+    weights.data_type == DataType::Uint8 as i32
+        && zero_point.data_type == DataType::Uint8 as i32
+        && scalar(zero_point)
+        && scale.data_type == DataType::Float as i32
+        && scalar(scale)
 }
 
 /// Remove nodes whose outputs nothing reads (neither a node nor the graph's outputs), until none

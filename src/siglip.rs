@@ -166,7 +166,8 @@ impl SiglipModel {
         Ok(self.run_vision(pixel_values)?.embedding)
     }
 
-    fn run_vision(&self, pixel_values: &[f32]) -> Result<VisionFeatures> {
+    /// `pixel_values` as the vision tower's `[1, 3, size, size]` input.
+    fn vision_input(&self, pixel_values: &[f32]) -> Result<Tensor> {
         let size = self.descriptor.image_size as usize;
         if pixel_values.len() != 3 * size * size {
             return Err(SightlineError::argument(format!(
@@ -174,9 +175,11 @@ impl SiglipModel {
                 pixel_values.len()
             )));
         }
-        let input = Tensor::from_shape(&[1, 3, size, size], pixel_values)
-            .map_err(SightlineError::inference)?;
-        let output = self.vision.run(input)?;
+        Tensor::from_shape(&[1, 3, size, size], pixel_values).map_err(SightlineError::inference)
+    }
+
+    fn run_vision(&self, pixel_values: &[f32]) -> Result<VisionFeatures> {
+        let output = self.vision.run(self.vision_input(pixel_values)?)?;
         let mut embedding = output.pooled;
         l2_normalize(&mut embedding);
         Ok(VisionFeatures { embedding, patches: output.patches, grid: self.grid })
@@ -185,10 +188,7 @@ impl SiglipModel {
     /// One run of the vision tower on `pixel_values` with every node timed (see
     /// `scripts/profile`): where the time goes, per operator.
     pub fn profile_vision(&self, pixel_values: &[f32], clock: &dyn Fn() -> f64) -> Result<Vec<NodeTime>> {
-        let size = self.descriptor.image_size as usize;
-        let input = Tensor::from_shape(&[1, 3, size, size], pixel_values)
-            .map_err(|e| SightlineError::argument(format!("pixel_values: {e}")))?;
-        self.vision.profile(input, clock)
+        self.vision.profile(self.vision_input(pixel_values)?, clock)
     }
 
     fn text_side(&self, purpose: &'static str) -> Result<&TextSide> {
