@@ -37,6 +37,7 @@ class SightlineProcess:
             [binary, model_dir], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
         self.default_weights = self._expect("default_weights")
+        self.int8_kernel = self._expect("int8_kernel")
         self.load_ms = float(self._expect("load_ms"))
 
     def _expect(self, key):
@@ -125,6 +126,7 @@ def main():
         "onnxruntime": onnxruntime.__version__,
         "threads": 1,
         "builds": list(engines),
+        "int8Kernel": engines["sightline"].int8_kernel,
         "default": "sightline-f32-weights" if engines["sightline"].default_weights == "f32" else "sightline",
         "load": {**{name: e.load_ms for name, e in engines.items()}, "ort": ort_load_ms},
         "cosine": cosine,

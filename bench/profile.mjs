@@ -1,5 +1,6 @@
-// The vision tower's per-node profile in headless Debian Chromium (scripts/profile): the shipped
-// build with the int8 graph and with f32 weights, one worker each, single-threaded.
+// The vision tower's per-node profile in headless Debian Chromium (scripts/profile): the module the
+// page loads in this browser (js/wasm-builds.js) with the int8 graph and with f32 weights, one
+// worker each, single-threaded.
 //
 //   node bench/profile.mjs --url http://127.0.0.1:PORT/ --out FILE [--runs 5] [--warmup 2]
 //
@@ -37,9 +38,10 @@ try {
   page.on("pageerror", (error) => console.error(`profile: page error: ${error.message}`));
   await page.goto(opts.url);
   await page.waitForSelector("body[data-ready=true]");
+  const pkg = await page.evaluate(() => import("/page/lib/wasm-builds.js").then((m) => `/pkg/${m.WASM_BUILDS[m.fastestWasmBuild()].glue}`));
   const builds = [
-    { name: "sightline", pkg: "/pkg/sightline.js" },
-    { name: "sightline-f32-weights", pkg: "/pkg/sightline.js", dequantize: true },
+    { name: "sightline", pkg },
+    { name: "sightline-f32-weights", pkg, dequantize: true },
   ];
   const profiles = await page.evaluate((args) => window.bench.profile(args), {
     warmup: Number(opts.warmup),

@@ -56,14 +56,11 @@ Sightline including tokenization, peer given the same ids.
 
 
 BUILD_LABELS = {
-    "sightline": "Sightline (shipped build, int8 graph)",
-    "sightline-f32-weights": "Sightline (shipped build, f32 weights)",
-    "sightline-relaxed-simd": "Sightline (relaxed-SIMD build, int8 graph)",
-    "sightline-relaxed-simd-f32-weights": "Sightline (relaxed-SIMD build, f32 weights)",
+    "sightline": "Sightline (the page's module, int8 graph)",
+    "sightline-f32-weights": "Sightline (the page's module, f32 weights)",
+    "sightline-simd128": "Sightline (SIMD128 module, int8 graph)",
     "sightline-threads": "Sightline (threaded build, int8 graph)",
     "sightline-threads-f32-weights": "Sightline (threaded build, f32 weights)",
-    "sightline-threads-relaxed-simd": "Sightline (threaded relaxed-SIMD build, int8 graph)",
-    "sightline-threads-relaxed-simd-f32-weights": "Sightline (threaded relaxed-SIMD build, f32 weights)",
 }
 
 
@@ -92,7 +89,7 @@ def vision_cells(pair, entry, peer_name, build="sightline"):
     ]
 
 
-def latest_row(target, threads, default, build, entry):
+def latest_row(target, threads, default, build, entry, kernel):
     """One row of bench/latest.json."""
     s, o = statistics.median(entry["samples"][build]), statistics.median(entry["samples"]["ort"])
     cosine = entry["cosine"][build] if isinstance(entry["cosine"], dict) else entry["cosine"]
@@ -101,6 +98,7 @@ def latest_row(target, threads, default, build, entry):
         "threads": threads,
         "default": default,
         "build": build,
+        "int8_kernel": kernel,
         "sightline_ms": round(s, 1),
         "peer_ms": round(o, 1),
         "ratio": round(s / o, 3),
@@ -133,18 +131,23 @@ def main():
     latest = []
     for entry in browser["vision"]:
         threads = entry.get("threads", 1)
+        kernels = entry.get("sightlineKernels", {})
         for build in entry["builds"]:
-            latest.append(latest_row("wasm", 1 if threads == 1 else "all", build == "sightline" and threads == 1, build, entry))
+            latest.append(latest_row("wasm", 1 if threads == 1 else "all", build == "sightline" and threads == 1, build, entry, kernels.get(build)))
         peer = f"onnxruntime-web {entry.get('ortVersion', '?')}"
         for build in entry["builds"]:
             label = BUILD_LABELS.get(build, build)
+            if build in ("sightline", "sightline-f32-weights") and browser.get("wasmBuild"):
+                label = label.replace("the page's module", f"the page's module: {browser['wasmBuild']}")
+            if kernels.get(build):
+                label = f"{label[:-1]}, {kernels[build]} int8 kernel)"
             vision.append((machine, vision_cells(f"wasm: {label} vs ort-web", entry, peer, build)))
     if args.native:
         native = json.load(open(args.native))
         peer = f"onnxruntime {native['onnxruntime']}"
         for build in native.get("builds", ["sightline"]):
-            latest.append(latest_row("native", 1, build == native.get("default"), build, native))
-            label = "int8 graph" if build == "sightline" else "f32 weights"
+            latest.append(latest_row("native", 1, build == native.get("default"), build, native, native.get("int8Kernel")))
+            label = f"int8 graph, {native.get('int8Kernel', '?')} int8 kernel" if build == "sightline" else "f32 weights"
             cells = vision_cells(f"native: tract ({label}, {len(native['samples'][build])} runs) vs onnxruntime (Python)", native, peer, build)
             vision.append((args.machine, cells))
     vision_rows = [row([date, args.commit, where, args.load, *cells]) for where, cells in vision]

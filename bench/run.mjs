@@ -91,22 +91,21 @@ try {
   results.browser.version = context.browser()?.version() ?? null;
   log(`Chromium ${results.browser.version}, ${results.browser.hardwareConcurrency} cores, cross-origin isolated: ${results.browser.crossOriginIsolated}`);
 
-  // Sightline's builds that exist (scripts/bench makes them): the shipped one always; the
-  // relaxed-SIMD and threaded variants when their builds succeeded.
+  // Sightline's builds (scripts/bench makes them). "sightline" is the module the page loads in this
+  // browser (the page's own lib/wasm-builds.js decides), run as shipped (the int8 graph) and with
+  // f32 weights (the descriptor's dequantize_weights); where that is the relaxed-SIMD module, the
+  // SIMD128 one (what engines without relaxed SIMD get) runs too. The threaded variant when its
+  // build succeeded.
   const exists = async (pkg) => (await page.request.get(new URL(pkg, opts.url).href)).ok();
-  // Each build runs twice: as shipped (the int8 graph) and with f32 weights (the descriptor's
-  // dequantize_weights), tract's faster path in wasm.
-  const available = async (candidates) => {
-    const found = [];
-    for (const [name, pkg] of candidates) {
-      if (!(await exists(pkg))) continue;
-      found.push({ name, pkg: `/${pkg}` }, { name: `${name}-f32-weights`, pkg: `/${pkg}`, dequantize: true });
-    }
-    return found;
-  };
-  const shipped = { name: "sightline", pkg: "/pkg/sightline.js" };
-  const singleBuilds = await available([["sightline", "pkg/sightline.js"], ["sightline-relaxed-simd", "pkg-relaxed-simd/sightline.js"]]);
-  const threadedBuilds = await available([["sightline-threads", "pkg-threads/sightline.js"], ["sightline-threads-relaxed-simd", "pkg-threads-relaxed-simd/sightline.js"]]);
+  const { build, glue } = await page.evaluate(() => import("/page/lib/wasm-builds.js").then((m) =>
+    ({ build: m.fastestWasmBuild(), glue: Object.fromEntries(Object.entries(m.WASM_BUILDS).map(([name, files]) => [name, `/pkg/${files.glue}`])) })));
+  results.wasmBuild = build;
+  const shipped = { name: "sightline", pkg: glue[build] };
+  const singleBuilds = [shipped, { ...shipped, name: "sightline-f32-weights", dequantize: true }];
+  if (build !== "simd128") singleBuilds.push({ name: "sightline-simd128", pkg: glue.simd128 });
+  const threadedBuilds = (await exists("pkg-threads/sightline.js"))
+    ? [{ name: "sightline-threads", pkg: "/pkg-threads/sightline.js" }, { name: "sightline-threads-f32-weights", pkg: "/pkg-threads/sightline.js", dequantize: true }]
+    : [];
 
   results.vision = [];
   log(`vision tower, 1 thread: ${singleBuilds.map((b) => b.name).join(", ")} vs onnxruntime-web`);

@@ -4,7 +4,7 @@
 //!   cargo run --release --example bench_native -- models/siglip-test-base
 //!
 //! Prints `default_weights int8|f32` (what a descriptor without `dequantize_weights` runs:
-//! `DEQUANTIZE_BY_DEFAULT`), then `load_ms MS` once the model is loaded and optimised (the file
+//! `DEQUANTIZE_BY_DEFAULT`), `int8_kernel NAME` (the int8 kernel this machine runs), then `load_ms MS` once the model is loaded and optimised (the file
 //! is read before the clock starts), then answers each line on stdin: `run` → `run_ms MS`, `embedding` → the unit embedding
 //! of the last run as comma-separated values. The input is the benchmark's fixed synthetic
 //! `pixel_values` (the same formula as bench/www/bench-worker.js and bench/native.py).
@@ -24,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "default_weights {}", if sightline::DEQUANTIZE_BY_DEFAULT { "f32" } else { "int8" })?;
+    writeln!(out, "int8_kernel {}", sightline_kernels::qgemm::Kernel::best().name())?;
     let start = Instant::now();
     let files = ModelFiles { descriptor: &descriptor, vision_model: &vision, text_model: None, tokenizer: None };
     let model = SiglipModel::load(files)?;

@@ -2,11 +2,11 @@
 // first need. It runs inside the package's worker (worker.js) or, with `worker: false`, in the
 // caller's thread; index.js talks to it the same way in both cases and serialises calls.
 
-import init, { SiglipModel } from "./pkg/sightline.js";
 import bundledManifest from "./manifest.js";
 import { SightlineError, ErrorCodes } from "./errors.js";
 import { fetchVerified, loadManifest, manifestEntry, manifestEntryOfKind, manifestFiles, specFromUrl } from "./model-loader.js";
 import { imageBytes } from "./input.js";
+import { fastestWasmBuild } from "./wasm-builds.js";
 
 /** Features answered from the tags file's precomputed prompt embeddings (see analyze.rs). */
 const TAGS_FILE_FEATURES = ["tags", "imageType", "adult", "categories"];
@@ -28,10 +28,31 @@ const EXTRAS = [
 const sameFeature = (a, b) => a.toLowerCase() === b.toLowerCase();
 const wants = (features, list) => features.some((f) => typeof f === "string" && list.some((g) => sameFeature(f, g)));
 
+/**
+ * The two modules' glue (wasm-builds.js), each imported by a literal path so that bundlers (Vite,
+ * webpack) ship both, with the .wasm file each one names.
+ */
+const GLUE = {
+  simd128: () => import("./pkg/sightline.js"),
+  "relaxed-simd": () => import("./pkg/sightline_relaxed_simd.js"),
+};
+
 let wasmReady = null;
-/** Instantiate the WebAssembly module once per thread (`wasmUrl` overrides where it is fetched from). */
+/** The instantiated module's exports (SiglipModel, ...), once `wasmReady` resolves. */
+let wasm = null;
+/** Which module runs: {build, int8Kernel}, set once it is instantiated. */
+let runtime = null;
+/**
+ * Instantiate the WebAssembly module once per thread: the fastest build this engine loads, or the
+ * SIMD128 module from `wasmUrl` when given.
+ */
 function initWasm(wasmUrl) {
-  wasmReady ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined).catch((error) => {
+  const build = wasmUrl ? "simd128" : fastestWasmBuild();
+  wasmReady ??= GLUE[build]().then(async (glue) => {
+    await glue.default(wasmUrl ? { module_or_path: wasmUrl } : undefined);
+    wasm = glue;
+    runtime = { build, int8Kernel: glue.int8Kernel() };
+  }).catch((error) => {
     wasmReady = null;
     throw new SightlineError(ErrorCodes.DownloadFailed, `the Sightline WebAssembly module could not be loaded: ${error.message}`, { cause: error });
   });
@@ -61,7 +82,7 @@ export class Engine {
    */
   static async create(source, { cache = true, text = true, wasmUrl, onProgress, signal } = {}) {
     const load = (spec, sig) => fetchVerified(spec, { cache, onProgress, signal: sig ?? signal });
-    const wasm = initWasm(wasmUrl);
+    const wasmLoaded = initWasm(wasmUrl);
     let resolved;
     if (source.files) {
       resolved = await filesSource(source);
@@ -77,11 +98,11 @@ export class Engine {
       load(files.get("vision")),
       withText ? load(files.get("text")) : null,
       withText ? load(files.get("tokenizer")) : null,
-      wasm,
+      wasmLoaded,
     ]);
     let model;
     try {
-      model = new SiglipModel(new TextEncoder().encode(JSON.stringify(descriptor)), vision, textModel, tokenizer);
+      model = new wasm.SiglipModel(new TextEncoder().encode(JSON.stringify(descriptor)), vision, textModel, tokenizer);
     } catch (error) {
       throw SightlineError.from(error, "InvalidModel");
     }
@@ -92,6 +113,7 @@ export class Engine {
       embeddingDim: model.embeddingDim,
       hasText: model.hasText,
       descriptor: model.descriptor,
+      runtime,
     };
     return new Engine(model, resolved, load, info);
   }

@@ -75,7 +75,12 @@ export interface CreateAnalyzerOptions {
   worker?: boolean;
   /** Load the text tower (labels, embedText, classify). Default true; false saves its download. */
   text?: boolean;
-  /** Where to fetch sightline_bg.wasm from, when not next to the package's JS (e.g. a CDN). */
+  /**
+   * Where to fetch the SIMD128 module (pkg/sightline_bg.wasm) from, when not next to the package's
+   * JS (e.g. a CDN); it then runs in every engine. By default the package loads
+   * pkg/sightline_relaxed_simd_bg.wasm where the engine has relaxed SIMD (the same results, up to
+   * twice as fast) and pkg/sightline_bg.wasm elsewhere.
+   */
   wasmUrl?: string | URL;
   /** Cancels the load (downloads stop; the worker is terminated). */
   signal?: AbortSignal;
@@ -247,10 +252,23 @@ export interface ModelInfo {
   descriptor: ModelDescriptor;
 }
 
+/**
+ * Which of the package's WebAssembly modules runs the model. `build`: "relaxed-simd" wherever the
+ * engine has relaxed SIMD, else "simd128" (both give the same results bit for bit; a `wasmUrl` is
+ * the SIMD128 module). `int8Kernel`: "relaxed-simd" where the engine's relaxed dot product is
+ * exact unsigned-by-signed (V8 on x86-64 with AVX-VNNI; about twice as fast), else "simd128".
+ */
+export interface RuntimeInfo {
+  build: "simd128" | "relaxed-simd";
+  int8Kernel: "simd128" | "relaxed-simd" | "portable";
+}
+
 export declare class Analyzer {
   private constructor();
   /** What was loaded. */
   readonly model: ModelInfo;
+  /** Which WebAssembly module runs it. */
+  readonly runtime: RuntimeInfo;
   readonly disposed: boolean;
   /** Azure Image Analysis 4.0-shaped analysis. Loads the tags file / face / OCR models on first need. */
   analyze(input: ImageInput, options?: AnalyzeOptions): Promise<ImageAnalysisResult>;

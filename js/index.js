@@ -152,8 +152,11 @@ export class Analyzer {
   /** @internal use createAnalyzer() */
   constructor(transport, info) {
     this.#transport = transport;
+    const { runtime, ...model } = info;
     /** What was loaded: {name, description, synthetic, embeddingDim, hasText, descriptor}. */
-    this.model = info;
+    this.model = model;
+    /** Which WebAssembly module runs it: {build, int8Kernel}. */
+    this.runtime = runtime;
   }
 
   get disposed() {

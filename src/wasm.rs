@@ -55,6 +55,13 @@ pub fn wasm_memory_bytes() -> f64 {
     (core::arch::wasm32::memory_size::<0>() * 65536) as f64
 }
 
+/// The int8 matrix kernel this module runs in this engine: "simd128", or "relaxed-simd" in the
+/// relaxed build where the engine's relaxed dot product is exact (kernels/src/qgemm.rs).
+#[wasm_bindgen(js_name = int8Kernel)]
+pub fn int8_kernel() -> String {
+    sightline_kernels::qgemm::Kernel::best().name().to_string()
+}
+
 /// A SigLIP model in WebAssembly.
 #[wasm_bindgen(js_name = SiglipModel)]
 pub struct WasmSiglipModel {

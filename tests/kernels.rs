@@ -1,8 +1,10 @@
 //! kernels/: every int8 kernel this machine (or this WebAssembly engine) runs gives onnxruntime's
 //! `DynamicQuantizeMatMul` numbers exactly, on ragged shapes. The same file runs natively and in
-//! wasm (scripts/test), so the SIMD128 kernel is checked in V8 and AVX2 natively.
+//! wasm (scripts/test): SIMD128 in V8, AVX2 and VNNI natively where the machine has them. The
+//! relaxed-SIMD kernel runs in the relaxed build, which checks itself against the portable kernel in
+//! Chromium (tests/browser).
 
-use sightline_kernels::qgemm::{dynamic_quantize_matmul_with, quantization_parameters, Kernel, PackedWeights};
+use sightline_kernels::qgemm::{dynamic_quantize_matmul, quantization_parameters, Kernel, PackedWeights};
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -57,12 +59,30 @@ fn every_kernel_matches_the_definition_on_ragged_shapes() {
         let w: Vec<u8> = pseudo_random(k * n, 2).map(|v| v as u8).collect();
         let bias: Vec<f32> = pseudo_random(n, 3).map(|v| (v % 100) as f32 / 7.0 - 5.0).collect();
         let bias = with_bias.then_some(bias);
-        let packed = PackedWeights::pack(&w, k, n, w_zp, 0.0123, bias.clone());
         let want = reference(&x, m, k, &w, n, w_zp, 0.0123, bias.as_deref());
         for &kernel in &kernels {
+            let packed = PackedWeights::pack_for(kernel, &w, k, n, w_zp, 0.0123, bias.clone());
             let mut y = vec![f32::NAN; m * n];
-            dynamic_quantize_matmul_with(kernel, &x, m, &packed, &mut y);
+            dynamic_quantize_matmul(&x, m, &packed, &mut y);
             assert_eq!(y, want, "{kernel:?} on {m}x{k}x{n}");
+        }
+    }
+}
+
+#[test]
+fn every_kernel_is_exact_at_the_extremes() {
+    // Quantised activations at 0 and 255 against weights at 0 and 255 with both zero-point ends:
+    // the sums that saturate a 16-bit intermediate (pmaddubsw) or overflow a signed byte.
+    let (m, k, n) = (5, 67, 19);
+    let x: Vec<f32> = pseudo_random(m * k, 4).map(|v| if v % 3 == 0 { -1.0 } else { 3.0 }).collect();
+    let w: Vec<u8> = pseudo_random(k * n, 5).map(|v| if v % 5 < 2 { 0 } else { 255 }).collect();
+    for w_zp in [0u8, 1, 128, 254, 255] {
+        let want = reference(&x, m, k, &w, n, w_zp, 0.5, None);
+        for kernel in Kernel::available() {
+            let packed = PackedWeights::pack_for(kernel, &w, k, n, w_zp, 0.5, None);
+            let mut y = vec![f32::NAN; m * n];
+            dynamic_quantize_matmul(&x, m, &packed, &mut y);
+            assert_eq!(y, want, "{kernel:?} with weight zero point {w_zp}");
         }
     }
 }
@@ -84,10 +104,10 @@ fn activations_are_quantized_as_onnx_specifies() {
         assert_eq!((scale, zp), (want_scale, want_zp));
         let k = x.len();
         let identity: Vec<u8> = (0..k * k).map(|i| (i / k == i % k) as u8).collect();
-        let packed = PackedWeights::pack(&identity, k, k, 0, 1.0, None);
         for kernel in Kernel::available() {
+            let packed = PackedWeights::pack_for(kernel, &identity, k, k, 0, 1.0, None);
             let mut y = vec![0f32; k];
-            dynamic_quantize_matmul_with(kernel, &x, 1, &packed, &mut y);
+            dynamic_quantize_matmul(&x, 1, &packed, &mut y);
             let q: Vec<i32> = y.iter().map(|v| (v / scale).round() as i32 + zp).collect();
             assert_eq!(q, want_q, "{kernel:?}");
         }
@@ -114,5 +134,23 @@ fn every_f32_kernel_gives_the_same_bits_as_the_definition() {
             sgemm::matmul_with(kernel, &a, &b, m, k, n, &mut c);
             assert_eq!(c, want, "{kernel:?} on {m}x{k}x{n}");
         }
+    }
+}
+
+/// The fastest kernel is the one the machine is expected to have, when the test script knows it
+/// (scripts/test reads the CPU's flags): a probe that wrongly refused VNNI or the relaxed dot
+/// product would leave the speed on the table silently.
+#[test]
+fn the_expected_kernel_is_chosen() {
+    let expected = if cfg!(target_arch = "wasm32") {
+        // Only the relaxed build has the relaxed kernel; the other one always runs SIMD128.
+        option_env!("SIGHTLINE_EXPECT_WASM_INT8_KERNEL").map(|k| if cfg!(feature = "relaxed-simd") { k } else { "simd128" })
+    } else {
+        option_env!("SIGHTLINE_EXPECT_NATIVE_INT8_KERNEL")
+    };
+    let best = Kernel::best();
+    match expected {
+        Some(expected) if !expected.is_empty() => assert_eq!(best.name(), expected, "available: {:?}", Kernel::available()),
+        _ => assert!(Kernel::available().contains(&best)),
     }
 }

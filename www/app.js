@@ -336,6 +336,9 @@ worker.onmessage = ({ data }) => {
       modelReady(data);
       ready = true;
       document.body.dataset.ready = "true";
+      // Which WebAssembly module runs the model (the fastest this browser loads) and its int8 kernel.
+      document.body.dataset.wasmBuild = data.runtime.build;
+      document.body.dataset.int8Kernel = data.runtime.int8Kernel;
       applyServices();
       pending.splice(0).forEach(analyzeFile);
       break;
@@ -428,7 +431,7 @@ $("#labels-input").addEventListener("input", sendLabels);
 $("#search-input").addEventListener("input", sendSearch);
 
 // Offline visits: the service worker keeps the app shell; the worker keeps the model files.
-if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch(() => {});
+if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js", { type: "module" }).catch(() => {});
 
 // ---- The model: the default one, or a model folder the user gave by URL ------------------------
 // Only the folder's URL is ever stored (localStorage), and only when the user asks; a URL with a

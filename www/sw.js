@@ -1,16 +1,22 @@
 // Offline support for the app shell: the page, its scripts, the wasm and the manifest are
-// precached on install and served network-first (fresh when online, cached when offline).
+// precached on install and served network-first (fresh when online, cached when offline). A module
+// service worker (app.js registers it with type "module"), so that it asks lib/wasm-builds.js which
+// of the two WebAssembly builds to precache, as the page's worker does.
 // Nothing else is touched: model files are verified by sha256 and cached by the worker itself,
 // and every other request (a same-origin Azure proxy's answers, requests carrying a key, images
 // fetched by URL) goes to the network and is never stored here.
 
-const SHELL = "sightline-shell-v2";
+import { WASM_BUILDS, fastestWasmBuild } from "./lib/wasm-builds.js";
+
+const SHELL = "sightline-shell-v3";
+/** Each WebAssembly build's files (lib/wasm-builds.js): only the one this browser runs is precached. */
+const buildFiles = (build) => [`pkg/${WASM_BUILDS[build].glue}`, `pkg/${WASM_BUILDS[build].wasm}`];
 const PRECACHE = [
-  "./", "index.html", "app.js", "worker.js", "lib/model-loader.js", "lib/errors.js", "lib/input.js", "style.css",
-  "pkg/sightline.js", "pkg/sightline_bg.wasm", "model.json", "models/manifest.json",
+  "./", "index.html", "app.js", "worker.js", "lib/model-loader.js", "lib/errors.js", "lib/input.js", "lib/wasm-builds.js",
+  "style.css", ...buildFiles(fastestWasmBuild()), "model.json", "models/manifest.json",
 ];
 // Absolute URLs of the shell, without query or fragment.
-const SHELL_URLS = new Set(PRECACHE.map((path) => new URL(path, self.registration.scope).href));
+const SHELL_URLS = new Set([...PRECACHE, ...Object.keys(WASM_BUILDS).flatMap(buildFiles)].map((path) => new URL(path, self.registration.scope).href));
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(PRECACHE)).then(() => self.skipWaiting()));

@@ -7,7 +7,6 @@
 // Model files are fetched, checked and cached by the npm package's loader (js/model-loader.js,
 // copied to lib/ by scripts/build-web): the page and the package share one implementation.
 
-import init, { SiglipModel, previewPng, wasmMemoryBytes } from "./pkg/sightline.js";
 import {
   fetchModelFile,
   fetchVerified,
@@ -20,6 +19,7 @@ import {
   modelFolderUrl,
 } from "./lib/model-loader.js";
 import { SightlineError } from "./lib/errors.js";
+import { WASM_BUILDS, fastestWasmBuild } from "./lib/wasm-builds.js";
 
 const FEATURES = ["tags", "smartCrops", "people", "color", "categories"];
 /** Features answered from the tags file: off for a model loaded without one. */
@@ -46,13 +46,23 @@ let services = { read: false, readBackend: "auto", peopleBackend: "auto" };
 const embeddings = new Map();
 
 let wasmReady = null;
-const initWasm = () => (wasmReady ??= init().catch((error) => {
+/** The instantiated module's exports (SiglipModel, previewPng, ...), once `wasmReady` resolves. */
+let wasm = null;
+/** The module that runs (lib/wasm-builds.js): {build, int8Kernel}, sent with "ready". */
+let runtime = null;
+const initWasm = () => (wasmReady ??= (async () => {
+  const build = fastestWasmBuild();
+  const glue = await import(`./pkg/${WASM_BUILDS[build].glue}`);
+  await glue.default();
+  wasm = glue;
+  runtime = { build, int8Kernel: glue.int8Kernel() };
+})().catch((error) => {
   wasmReady = null;
   throw error;
 }));
 
 /** Every message carries the WebAssembly memory's size (its peak so far: it never shrinks). */
-const post = (message, transfer) => self.postMessage({ ...message, wasmMemory: wasmReady ? wasmMemoryBytes() : 0 }, transfer ?? []);
+const post = (message, transfer) => self.postMessage({ ...message, wasmMemory: wasm ? wasm.wasmMemoryBytes() : 0 }, transfer ?? []);
 const errorJson = (error, fallback = "LoadFailed") => ({ code: error?.code ?? fallback, message: String(error?.message ?? error) });
 
 function fail(error, id, op) {
@@ -181,7 +191,7 @@ async function loadFromUrl(input, refresh, signal) {
 
 function construct(descriptor, vision, text, tokenizer) {
   const bytes = new TextEncoder().encode(JSON.stringify(descriptor));
-  return new SiglipModel(bytes, vision, text ?? undefined, tokenizer ?? undefined);
+  return new wasm.SiglipModel(bytes, vision, text ?? undefined, tokenizer ?? undefined);
 }
 
 async function load(request) {
@@ -223,7 +233,7 @@ async function load(request) {
     embeddings.clear();
     services = { ...services, read: false };
     const { model, name, url, description, tagCount, files, notes } = current;
-    post({ type: "ready", name, url, synthetic: loaded.synthetic ?? model.synthetic, tagCount, facesLoaded, description, files, notes, hasText: model.hasText });
+    post({ type: "ready", name, url, synthetic: loaded.synthetic ?? model.synthetic, tagCount, facesLoaded, description, files, notes, hasText: model.hasText, runtime });
   } catch (error) {
     if (seq !== loadSeq) return; // superseded: the newer load reports
     post({ type: "loadFailed", url: request.url ?? null, name: request.model ?? null, previous: current?.name ?? null, error: errorJson(error) });
@@ -324,7 +334,7 @@ self.onmessage = async ({ data }) => {
     let png = null;
     try {
       await initWasm();
-      png = previewPng(new Uint8Array(data.bytes), 1024);
+      png = wasm.previewPng(new Uint8Array(data.bytes), 1024);
     } catch {}
     post({ type: "preview", id: data.id, png }, png ? [png.buffer] : []);
     return;

@@ -53,6 +53,8 @@ const ops = {
       }
       const { module, memory } = builds.get(pkg);
       result.sightlineThreads[name] = module.initThreadPool ? threads : 1;
+      result.sightlineKernels ??= {};
+      result.sightlineKernels[name] = module.int8Kernel?.() ?? null;
       sightlines.set(name, { module, memory, dequantize });
     }
     if (withOrt) {

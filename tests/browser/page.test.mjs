@@ -52,6 +52,15 @@ test("the page loads the model and says when it is synthetic", async () => {
   await page.screenshot({ path: `${OUT}01-ready.png`, fullPage: true });
 });
 
+test("the page runs the relaxed-SIMD module, with the int8 kernel this CPU allows", async () => {
+  // Chromium has relaxed SIMD; whether V8 computes its dot product exactly (vpdpbusd) depends on
+  // the CPU: scripts/test reads its flags (SIGHTLINE_EXPECT_WASM_INT8_KERNEL).
+  assert.equal(await page.getAttribute("body", "data-wasm-build"), "relaxed-simd");
+  const kernel = await page.getAttribute("body", "data-int8-kernel");
+  assert.equal(kernel, process.env.SIGHTLINE_EXPECT_WASM_INT8_KERNEL ?? kernel);
+  assert.match(kernel, /^(relaxed-simd|simd128)$/);
+});
+
 test("a dropped photo gets results, faces and the Azure JSON", async () => {
   await drop([{ name: "astronaut.png", type: "image/png", bytes: readFileSync(`${SHARED}/images/faces/astronaut.png`) }]);
   const card = page.locator(".card").first();
@@ -228,10 +237,13 @@ test("the service worker stores only the app shell, never other same-origin answ
     for (const name of shell) urls.push(...(await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname));
     return { shell, urls };
   });
-  assert.deepEqual(stored.shell, ["sightline-shell-v2"], "one shell cache, older ones dropped");
-  const shellFiles = ["/", "/index.html", "/app.js", "/worker.js", "/lib/model-loader.js", "/lib/errors.js", "/lib/input.js", "/style.css",
-    "/pkg/sightline.js", "/pkg/sightline_bg.wasm", "/model.json", "/models/manifest.json"];
+  assert.deepEqual(stored.shell, ["sightline-shell-v3"], "one shell cache, older ones dropped");
+  const shellFiles = ["/", "/index.html", "/app.js", "/worker.js", "/lib/model-loader.js", "/lib/errors.js", "/lib/input.js",
+    "/lib/wasm-builds.js", "/style.css", "/pkg/sightline_relaxed_simd.js", "/pkg/sightline_relaxed_simd_bg.wasm", "/model.json",
+    "/models/manifest.json"];
   assert.deepEqual(stored.urls.filter((u) => !shellFiles.includes(u)), [], `only the shell is cached: ${stored.urls}`);
+  // Only the build this browser runs (relaxed SIMD in Chromium) is stored, not the other one too.
+  assert.ok(stored.urls.includes("/pkg/sightline_relaxed_simd_bg.wasm"), `${stored.urls}`);
 });
 
 test("a model file that fails its sha256 is refused and not cached", async () => {

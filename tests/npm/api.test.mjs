@@ -56,6 +56,15 @@ test("the analyzer describes its model", async () => {
   assert.equal(model.descriptor.image_size, 224);
 });
 
+test("the package loads the relaxed-SIMD module in Chromium, with the int8 kernel this CPU allows", async () => {
+  const runtime = await page.evaluate(() => window.analyzer.runtime);
+  assert.equal(runtime.build, "relaxed-simd");
+  // scripts/test reads the CPU's flags: V8 computes the relaxed dot exactly only with AVX-VNNI.
+  assert.equal(runtime.int8Kernel, process.env.SIGHTLINE_EXPECT_WASM_INT8_KERNEL ?? runtime.int8Kernel);
+  assert.ok(server.requests.some((p) => p.endsWith("/pkg/sightline_relaxed_simd_bg.wasm")), server.requests.join(" "));
+  assert.ok(!server.requests.some((p) => p.endsWith("/pkg/sightline_bg.wasm")), "the SIMD128 module is not downloaded too");
+});
+
 test("every input type gives the same image", async () => {
   const results = await page.evaluate(async () => {
     const url = "/images/photos/coffee.png";

@@ -29,7 +29,8 @@ after(() => rmSync(work, { recursive: true, force: true }));
 test("the tarball holds the runtime files and nothing else", () => {
   const expected = [
     "README.md", "element.d.ts", "element.js", "engine.js", "errors.js", "index.d.ts", "index.js", "input.js",
-    "manifest.js", "model-loader.js", "package.json", "pkg/sightline.js", "pkg/sightline_bg.wasm", "worker.js",
+    "manifest.js", "model-loader.js", "package.json", "pkg/sightline.js", "pkg/sightline_bg.wasm",
+    "pkg/sightline_relaxed_simd_bg.wasm", "wasm-builds.js", "worker.js",
   ];
   assert.deepEqual(files, expected);
   for (const f of files) assert.doesNotMatch(f, /\.(onnx|sltags|png|jpe?g|tif|rs|safetensors)$|models\/|tests?\//, `no model or test data: ${f}`);
