@@ -4,7 +4,8 @@
 //
 //   node bench/profile.mjs --url http://127.0.0.1:PORT/ --out FILE [--runs 5] [--warmup 2]
 //
-// Writes {"browser", "profiles": {build: [{op, node, ms}]}} (each node's median over the runs).
+// Writes {"browser", "profiles": {build: [{op, node, ms}]}, "loads": {build: {cold, warm}}} (each
+// node's median over the runs; each load phase's time in the first load and the median of the rest).
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43,13 +44,13 @@ try {
     { name: "sightline", pkg },
     { name: "sightline-f32-weights", pkg, dequantize: true },
   ];
-  const profiles = await page.evaluate((args) => window.bench.profile(args), {
+  const { profiles, loads } = await page.evaluate((args) => window.bench.profile(args), {
     warmup: Number(opts.warmup),
     runs: Number(opts.runs),
     builds,
   });
   const browser = `Chromium ${context.browser()?.version() ?? "?"}`;
-  writeFileSync(opts.out, JSON.stringify({ browser, profiles }));
+  writeFileSync(opts.out, JSON.stringify({ browser, profiles, loads }));
 } finally {
   await context.close();
   rmSync(profileDir, { recursive: true, force: true });

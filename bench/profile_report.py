@@ -23,9 +23,11 @@ def main():
     args = parser.parse_args()
 
     columns = []  # (title, [nodes])
+    load_columns = []  # (title, {"cold": [phases], "warm": [phases]})
     for path in args.native:
         report = json.load(open(path))
         columns.append((f"native, {report['weights']}", report["nodes"]))
+        load_columns.append((f"native, {report['weights']}", report["load"]))
     browser = None
     if args.browser:
         raw = json.load(open(args.browser))
@@ -33,6 +35,8 @@ def main():
         for build, nodes in raw["profiles"].items():
             weights = "f32" if build.endswith("f32-weights") else "int8"
             columns.append((f"wasm, {weights}", nodes))
+            if raw.get("loads", {}).get(build):
+                load_columns.append((f"wasm, {weights}", raw["loads"][build]))
 
     per_op = []
     totals = []
@@ -70,6 +74,28 @@ def main():
             else:
                 cells.append("—")
         lines.append(f"| {op} | " + " | ".join(cells) + " |")
+    if load_columns:
+        lines += [
+            "",
+            "## Load",
+            "",
+            "Loading the vision tower from its bytes (already in memory) to a runnable plan, phase by"
+            " phase: the first load in a fresh process or worker (cold: in wasm, V8 still runs baseline"
+            " code) and the median of the next loads (warm). `scripts/bench` measures cold loads.",
+            "",
+            "| phase | " + " | ".join(f"{title}: cold, warm ms" for title, _ in load_columns) + " |",
+            "|---|" + "---|" * len(load_columns),
+        ]
+        phases = list(dict.fromkeys(p["phase"] for _, load in load_columns for p in load["cold"]))
+        sums = [(sum(p["ms"] for p in load["cold"]), sum(p["ms"] for p in load["warm"] or [])) for _, load in load_columns]
+        lines.append("| **total** | " + " | ".join(f"**{c:,.0f}**, **{w:,.0f}**" for c, w in sums) + " |")
+        for phase in phases:
+            cells = []
+            for _, load in load_columns:
+                cold = next((p["ms"] for p in load["cold"] if p["phase"] == phase), None)
+                warm = next((p["ms"] for p in load["warm"] or [] if p["phase"] == phase), None)
+                cells.append("—" if cold is None else f"{cold:,.0f}, {'—' if warm is None else f'{warm:,.0f}'}")
+            lines.append(f"| {phase} | " + " | ".join(cells) + " |")
     lines += ["", "## Slowest nodes", ""]
     for title, nodes in columns:
         lines.append(f"{title}: " + "; ".join(

@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     writeln!(out, "default_weights {}", if sightline::DEQUANTIZE_BY_DEFAULT { "f32" } else { "int8" })?;
     writeln!(out, "int8_kernel {}", sightline_kernels::qgemm::Kernel::best().name())?;
     let start = Instant::now();
-    let files = ModelFiles { descriptor: &descriptor, vision_model: &vision, text_model: None, tokenizer: None };
+    let files = ModelFiles { descriptor: &descriptor, vision_model: &vision, text_model: None, tokenizer: None, ..Default::default() };
     let model = SiglipModel::load(files)?;
     writeln!(out, "load_ms {:.1}", start.elapsed().as_secs_f64() * 1e3)?;
     out.flush()?;

@@ -5,7 +5,9 @@
 //!   cargo run --release --example profile -- MODEL_DIR [--runs N] [--f32-weights]
 //!
 //! Prints one JSON object: `{"target": "native", "weights": "int8"|"f32", "runs", "total_ms",
-//! "nodes": [{"op", "node", "ms"}]}` with each node's median time over the runs.
+//! "nodes": [{"op", "node", "ms"}], "load": {"cold": [{"phase", "ms"}], "warm": [...]}}` with each
+//! node's median time over the runs, and each load phase's time in the first of `runs + 1` loads
+//! and the median of the others.
 
 use std::time::Instant;
 
@@ -28,13 +30,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let vision = std::fs::read(dir.join(vision_path))?;
     let size = descriptor["image_size"].as_u64().ok_or("sightline.json has no image_size")? as usize;
     let descriptor = serde_json::to_vec(&descriptor)?;
-    let model = SiglipModel::load(ModelFiles { descriptor: &descriptor, vision_model: &vision, text_model: None, tokenizer: None })?;
+    let origin = Instant::now();
+    let clock = || origin.elapsed().as_secs_f64() * 1e3;
+    let mut loads = Vec::new();
+    for _ in 0..=runs.max(1) {
+        loads.push(SiglipModel::profile_vision_load(&descriptor, &vision, &clock)?);
+    }
+    let cold = loads.remove(0);
+    let warm: Vec<_> = cold
+        .iter()
+        .enumerate()
+        .map(|(ix, phase)| {
+            let mut times: Vec<f64> = loads.iter().map(|l| l[ix].ms).collect();
+            times.sort_by(f64::total_cmp);
+            serde_json::json!({"phase": phase.phase, "ms": times[times.len() / 2]})
+        })
+        .collect();
+    let model = SiglipModel::load(ModelFiles { descriptor: &descriptor, vision_model: &vision, text_model: None, tokenizer: None, ..Default::default() })?;
 
     // The benchmark's fixed input (bench/native.py, bench/www/bench-worker.js).
     let pixels: Vec<f32> =
         (0..3 * size * size).map(|i| (((i * 7919) % 2001) as f64 / 1000.0 - 1.0) as f32).collect();
-    let origin = Instant::now();
-    let clock = || origin.elapsed().as_secs_f64() * 1e3;
     model.profile_vision(&pixels, &clock)?;
     let mut samples: Vec<Vec<f64>> = Vec::new();
     let mut nodes = Vec::new();
@@ -56,6 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "runs": runs,
         "total_ms": total,
         "nodes": nodes,
+        "load": {"cold": cold, "warm": warm},
     });
     println!("{report}");
     Ok(())

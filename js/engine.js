@@ -4,7 +4,7 @@
 
 import bundledManifest from "./manifest.js";
 import { SightlineError, ErrorCodes } from "./errors.js";
-import { fetchVerified, loadManifest, manifestEntry, manifestEntryOfKind, manifestFiles, specFromUrl } from "./model-loader.js";
+import { fetchModelFile, fetchVerified, loadManifest, manifestEntry, manifestEntryOfKind, manifestFiles, specFromUrl } from "./model-loader.js";
 import { imageBytes } from "./input.js";
 import { fastestWasmBuild } from "./wasm-builds.js";
 
@@ -94,15 +94,26 @@ export class Engine {
     if (!files.get("vision")) throw new SightlineError(ErrorCodes.InvalidManifest, `model ${name} has no vision file`);
     const withText = text && files.has("text");
     if (withText && !files.has("tokenizer")) throw new SightlineError(ErrorCodes.InvalidManifest, `model ${name} has a text tower but no tokenizer`);
+    // The ONNX files with their digests (checked against the manifest's, or computed by the
+    // browser's native SHA-256 where there is one): the core then does not hash 90 MB again in wasm.
+    const digest = Boolean(globalThis.crypto?.subtle);
+    const loadWithDigest = (spec) => fetchModelFile(spec, { cache, onProgress, signal, digest });
     const [vision, textModel, tokenizer] = await Promise.all([
-      load(files.get("vision")),
-      withText ? load(files.get("text")) : null,
+      loadWithDigest(files.get("vision")),
+      withText ? loadWithDigest(files.get("text")) : null,
       withText ? load(files.get("tokenizer")) : null,
       wasmLoaded,
     ]);
     let model;
     try {
-      model = new wasm.SiglipModel(new TextEncoder().encode(JSON.stringify(descriptor)), vision, textModel, tokenizer);
+      model = new wasm.SiglipModel(
+        new TextEncoder().encode(JSON.stringify(descriptor)),
+        vision.bytes,
+        textModel?.bytes,
+        tokenizer ?? undefined,
+        vision.sha256 ?? undefined,
+        textModel?.sha256 ?? undefined,
+      );
     } catch (error) {
       throw SightlineError.from(error, "InvalidModel");
     }

@@ -148,7 +148,7 @@ mod tests {
         };
         let vision = read("onnx/vision_model_quantized.onnx");
         let load = |descriptor: &[u8]| {
-            SiglipModel::load(ModelFiles { descriptor, vision_model: &vision, text_model: None, tokenizer: None })
+            SiglipModel::load(ModelFiles { descriptor, vision_model: &vision, text_model: None, tokenizer: None, ..Default::default() })
                 .unwrap()
         };
         let (int8, f32_weights) = (load(&with_flag(false)), load(&with_flag(true)));

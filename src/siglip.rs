@@ -10,16 +10,21 @@ use crate::preprocess::pixel_values;
 use crate::scoring::{l2_normalize, zero_shot, Calibration, LabelScore};
 use crate::tokenizer::TextTokenizer;
 use crate::tower::{Tower, TowerKind};
-pub use crate::tower::NodeTime;
+pub use crate::tower::{LoadPhase, NodeTime};
 
 /// The raw bytes of a model's parts. The text tower and tokenizer are optional (a vision-only
 /// model still embeds images) but come together.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ModelFiles<'a> {
     pub descriptor: &'a [u8],
     pub vision_model: &'a [u8],
     pub text_model: Option<&'a [u8]>,
     pub tokenizer: Option<&'a [u8]>,
+    /// The ONNX files' sha256 (hex) when the caller already has them: the page's loader checks
+    /// every download against its digest, and hashing a 90 MB file again in WebAssembly takes a
+    /// second of the load (bench/profile.md). Computed here when absent (or not a digest).
+    pub vision_sha256: Option<&'a str>,
+    pub text_sha256: Option<&'a str>,
 }
 
 #[derive(Debug)]
@@ -56,6 +61,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `known` in lower case when it is a sha256 digest (64 hex digits), else `bytes`' own.
+fn known_or_sha256(known: Option<&str>, bytes: &[u8]) -> String {
+    match known {
+        Some(digest) if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) => digest.to_ascii_lowercase(),
+        _ => sha256_hex(bytes),
+    }
+}
+
 /// An image's embedding with the size of the upright image it came from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ImageEmbedding {
@@ -65,6 +78,16 @@ pub struct ImageEmbedding {
 }
 
 impl SiglipModel {
+    /// The vision tower loaded as [`SiglipModel::load`] loads it, with the time each phase took by
+    /// `clock` (milliseconds; `scripts/profile`): where load time goes. The tower is then dropped.
+    /// Not included: hashing the file when [`ModelFiles`] has no digest for it (the page and the
+    /// npm package always give one; in wasm hashing 90 MB takes about a second).
+    pub fn profile_vision_load(descriptor: &[u8], vision_model: &[u8], clock: &dyn Fn() -> f64) -> Result<Vec<LoadPhase>> {
+        let descriptor = ModelDescriptor::from_json(descriptor)?;
+        let kind = TowerKind::Vision { image_size: descriptor.image_size as usize };
+        Ok(Tower::load_timed(vision_model, kind, descriptor.dequantizes_weights(), clock)?.1)
+    }
+
     pub fn load(files: ModelFiles<'_>) -> Result<SiglipModel> {
         let descriptor = ModelDescriptor::from_json(files.descriptor)?;
         let vision = Tower::load(
@@ -112,8 +135,8 @@ impl SiglipModel {
             vision,
             text,
             grid,
-            vision_sha256: sha256_hex(files.vision_model),
-            text_sha256: files.text_model.map(sha256_hex),
+            vision_sha256: known_or_sha256(files.vision_sha256, files.vision_model),
+            text_sha256: files.text_model.map(|bytes| known_or_sha256(files.text_sha256, bytes)),
         })
     }
 
@@ -247,4 +270,29 @@ fn check_labels<S: AsRef<str>>(labels: &[S]) -> Result<()> {
         return Err(SightlineError::argument(format!("label {} is empty", i + 1)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DESCRIPTOR: &[u8] = include_bytes!("../models/siglip-test-tiny/sightline.json");
+    const VISION: &[u8] = include_bytes!("../models/siglip-test-tiny/onnx/vision_model_quantized.onnx");
+
+    fn load(vision_sha256: Option<&str>) -> SiglipModel {
+        SiglipModel::load(ModelFiles { descriptor: DESCRIPTOR, vision_model: VISION, vision_sha256, ..Default::default() }).unwrap()
+    }
+
+    #[test]
+    fn a_given_digest_is_used_and_anything_else_is_computed() {
+        let own = sha256_hex(VISION);
+        assert_eq!(load(None).vision_sha256(), own);
+        // The caller's digest is taken as given (the loader checked the bytes against it), in lower case.
+        let given = "AB".repeat(32);
+        assert_eq!(load(Some(&given)).vision_sha256(), "ab".repeat(32));
+        // Not a digest: ignored, the file is hashed.
+        for bad in ["", "abc", &"g".repeat(64), &"a".repeat(65)] {
+            assert_eq!(load(Some(bad)).vision_sha256(), own, "{bad:?}");
+        }
+    }
 }

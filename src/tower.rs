@@ -86,6 +86,23 @@ impl std::fmt::Debug for Tower {
 impl Tower {
     /// `dequantize_weights`: see `ModelDescriptor::dequantize_weights` (resolved by the caller).
     pub(crate) fn load(bytes: &[u8], kind: TowerKind, dequantize_weights: bool) -> Result<Tower> {
+        Ok(Self::load_timed(bytes, kind, dequantize_weights, &|| 0.0)?.0)
+    }
+
+    /// [`Tower::load`], with the time each phase took by `clock` (milliseconds; `scripts/profile`).
+    pub(crate) fn load_timed(
+        bytes: &[u8],
+        kind: TowerKind,
+        dequantize_weights: bool,
+        clock: &dyn Fn() -> f64,
+    ) -> Result<(Tower, Vec<LoadPhase>)> {
+        let mut phases = Vec::new();
+        let mut last = clock();
+        let mut done = |phase: &'static str| {
+            let now = clock();
+            phases.push(LoadPhase { phase, ms: now - last });
+            last = now;
+        };
         let what = kind.what();
         let invalid = |reason: String| SightlineError::InvalidModel { what: what.into(), reason };
         let mismatch =
@@ -101,6 +118,7 @@ impl Tower {
         crate::patch_embedding::register(&mut onnx);
         let mut proto =
             onnx.proto_model_for_read(&mut Cursor::new(bytes)).map_err(|e| invalid(format!("{e:#}")))?;
+        done("decode protobuf");
         if let Some(graph) = proto.graph.as_mut() {
             if dequantize_weights {
                 crate::dequantize::dequantize_matmul_weights(graph);
@@ -109,8 +127,10 @@ impl Tower {
             }
             crate::patch_embedding::fuse(graph);
         }
+        done("rewrite graph");
         let mut model = onnx.model_for_proto_model(&proto).map_err(|e| invalid(format!("{e:#}")))?;
         drop(proto);
+        done("build tract model");
         if model.nodes().is_empty() {
             return Err(invalid("it contains no graph".into()));
         }
@@ -126,9 +146,13 @@ impl Tower {
         let fact = InferenceFact::dt_shape(kind.datum_type(), kind.shape());
         model.set_input_fact(0, fact).map_err(|e| invalid(e.to_string()))?;
 
-        let optimized = model.into_optimized().map_err(|e| {
-            mismatch(format!("it cannot run on input {:?}: {e:#}", kind.shape()))
-        })?;
+        let cannot_run = |e: TractError| mismatch(format!("it cannot run on input {:?}: {e:#}", kind.shape()));
+        let mut optimized = model.into_typed().map_err(cannot_run)?;
+        done("type (packs the int8 weights)");
+        optimized.declutter().map_err(cannot_run)?;
+        done("declutter");
+        optimized.optimize().map_err(cannot_run)?;
+        done("optimise");
         // tract's output_fact indexes without a bounds check: only ask for outputs we selected.
         let output_count = kind.outputs().len();
         let shape_of = |ix: usize| {
@@ -154,7 +178,8 @@ impl Tower {
             }
         };
         let plan = optimized.into_runnable().map_err(|e| invalid(format!("{e:#}")))?;
-        Ok(Tower { kind, plan, embedding_dim, patch_count })
+        done("plan");
+        Ok((Tower { kind, plan, embedding_dim, patch_count }, phases))
     }
 
     pub(crate) fn embedding_dim(&self) -> usize {
@@ -178,6 +203,13 @@ impl Tower {
         let patches = values.next().transpose()?.unwrap_or_default();
         Ok(TowerOutput { pooled, patches })
     }
+}
+
+/// Time spent in one phase of loading a tower (`scripts/profile`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadPhase {
+    pub phase: &'static str,
+    pub ms: f64,
 }
 
 /// Time spent in one node of the plan during a profiled run.

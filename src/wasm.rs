@@ -55,6 +55,21 @@ pub fn wasm_memory_bytes() -> f64 {
     (core::arch::wasm32::memory_size::<0>() * 65536) as f64
 }
 
+/// The vision tower of `descriptor` + `vision` loaded as `new SiglipModel` loads it, each phase timed
+/// by the page's `performance.now()`: `[{phase, ms}]` in order (`scripts/profile`).
+#[wasm_bindgen(js_name = profileVisionLoad)]
+pub fn profile_vision_load(descriptor: &[u8], vision: &[u8]) -> Result<JsValue, JsValue> {
+    let phases = with_page_clock(|clock| crate::SiglipModel::profile_vision_load(descriptor, vision, clock))?.map_err(js_error)?;
+    to_js(&phases)
+}
+
+/// `f` with a clock reading the global `performance.now()` (milliseconds).
+fn with_page_clock<T>(f: impl FnOnce(&dyn Fn() -> f64) -> T) -> Result<T, JsValue> {
+    let performance = Reflect::get(&js_sys::global(), &"performance".into())?;
+    let now: js_sys::Function = Reflect::get(&performance, &"now".into())?.dyn_into()?;
+    Ok(f(&|| now.call0(&performance).ok().and_then(|t| t.as_f64()).unwrap_or(f64::NAN)))
+}
+
 /// The int8 matrix kernel this module runs in this engine: "simd128", or "relaxed-simd" in the
 /// relaxed build where the engine's relaxed dot product is exact (kernels/src/qgemm.rs).
 #[wasm_bindgen(js_name = int8Kernel)]
@@ -76,19 +91,24 @@ pub struct WasmSiglipModel {
 #[wasm_bindgen(js_class = SiglipModel)]
 impl WasmSiglipModel {
     /// Load from bytes: the `sightline.json` descriptor, the vision ONNX and, for text features,
-    /// the text ONNX and `tokenizer.json`.
+    /// the text ONNX and `tokenizer.json`; the ONNX files' sha256 when the caller has them (the
+    /// model loader does: hashing them here again would take a second).
     #[wasm_bindgen(constructor)]
     pub fn new(
         descriptor: &[u8],
         vision_model: &[u8],
         text_model: Option<Box<[u8]>>,
         tokenizer: Option<Box<[u8]>>,
+        vision_sha256: Option<String>,
+        text_sha256: Option<String>,
     ) -> Result<WasmSiglipModel, JsValue> {
         let files = ModelFiles {
             descriptor,
             vision_model,
             text_model: text_model.as_deref(),
             tokenizer: tokenizer.as_deref(),
+            vision_sha256: vision_sha256.as_deref(),
+            text_sha256: text_sha256.as_deref(),
         };
         CoreModel::load(files).map(|model| WasmSiglipModel { model, tags: None, faces: None, ocr: None, services: RemoteConfig::default() }).map_err(js_error)
     }
@@ -134,10 +154,7 @@ impl WasmSiglipModel {
     /// `performance.now()`: `[{op, node, ms}]` in execution order (`scripts/profile`).
     #[wasm_bindgen(js_name = profileVision)]
     pub fn profile_vision(&self, pixel_values: &[f32]) -> Result<JsValue, JsValue> {
-        let performance = Reflect::get(&js_sys::global(), &"performance".into())?;
-        let now: js_sys::Function = Reflect::get(&performance, &"now".into())?.dyn_into()?;
-        let clock = || now.call0(&performance).ok().and_then(|t| t.as_f64()).unwrap_or(f64::NAN);
-        let nodes = self.model.profile_vision(pixel_values, &clock).map_err(js_error)?;
+        let nodes = with_page_clock(|clock| self.model.profile_vision(pixel_values, clock))?.map_err(js_error)?;
         to_js(&nodes)
     }
 

@@ -20,6 +20,7 @@ fn load(quantized: bool) -> SiglipModel {
         vision_model: &read(dir.join(vision)),
         text_model: Some(&read(dir.join("onnx/text_model_quantized.onnx"))),
         tokenizer: Some(&read(dir.join("tokenizer.json"))),
+        ..Default::default()
     })
     .unwrap()
 }

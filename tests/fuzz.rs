@@ -35,6 +35,7 @@ fn tiny_model() -> &'static SiglipModel {
             vision_model: &read(dir.join("onnx/vision_model_quantized.onnx")),
             text_model: Some(&read(dir.join("onnx/text_model_quantized.onnx"))),
             tokenizer: Some(&read(dir.join("tokenizer.json"))),
+            ..Default::default()
         })
         .expect("the tiny test model loads (scripts/setup installs it)")
     })

@@ -158,6 +158,7 @@ fn load_with(name: &str, dequantize: bool) -> SiglipModel {
         vision_model: vision,
         text_model: Some(text),
         tokenizer: Some(TOKENIZER),
+        ..Default::default()
     })
     .expect("tiny model loads")
 }
@@ -450,6 +451,7 @@ mod js_api {
             vision_model: MODELS[1].1,
             text_model: Some(MODELS[1].2),
             tokenizer: Some(TOKENIZER),
+            ..Default::default()
         })
         .unwrap();
         let vocabulary = br#"{"language": "en", "tags": [{"name": "cat"}, {"name": "rocket"}]}"#;

@@ -90,6 +90,7 @@ fn load_model() -> SiglipModel {
         vision_model: &read(dir.join("onnx/vision_model_quantized.onnx")),
         text_model: None,
         tokenizer: None,
+        ..Default::default()
     })
     .unwrap()
 }

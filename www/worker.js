@@ -94,7 +94,7 @@ async function loadFromManifest(name, signal) {
   const m = await getManifest();
   const entry = manifestEntry(m, name);
   const files = manifestFiles(name, entry, MODELS);
-  const get = (role) => (files.get(role) ? fetchVerified(files.get(role), { onProgress: progressFor(LABELS[role]), signal }) : null);
+  const get = (role) => (files.get(role) ? fetchModelFile(files.get(role), { digest: false, onProgress: progressFor(LABELS[role]), signal }) : null);
   const [vision, text, tokenizer] = await Promise.all([get("vision"), get("text"), get("tokenizer")]);
   const model = construct(entry.descriptor, vision, text, tokenizer);
   try {
@@ -160,7 +160,7 @@ async function loadFromUrl(input, refresh, signal) {
     descriptor.text_model ? get("text", descriptor.text_model) : null,
     descriptor.tokenizer && descriptor.text_model ? get("tokenizer", descriptor.tokenizer) : null,
   ]);
-  const model = construct(descriptor, vision.bytes, text?.bytes, tokenizer?.bytes);
+  const model = construct(descriptor, vision, text, tokenizer);
   // A synthetic model stays flagged even if a folder's descriptor says otherwise.
   const synthetic = model.synthetic || Boolean(source?.synthetic);
 
@@ -189,9 +189,10 @@ async function loadFromUrl(input, refresh, signal) {
   return { model, name: descriptor.name ?? folder.name, url: folder.url, description: null, tagCount, files: report, notes, synthetic };
 }
 
+/** A SiglipModel from fetchModelFile's answers, with the digests it computed (hashing again in wasm would take a second). */
 function construct(descriptor, vision, text, tokenizer) {
   const bytes = new TextEncoder().encode(JSON.stringify(descriptor));
-  return new wasm.SiglipModel(bytes, vision, text ?? undefined, tokenizer ?? undefined);
+  return new wasm.SiglipModel(bytes, vision.bytes, text?.bytes, tokenizer?.bytes, vision.sha256 ?? undefined, text?.sha256 ?? undefined);
 }
 
 async function load(request) {

@@ -13,6 +13,9 @@
 //   {op: "runVision", as}                         time one 1×3×224×224 vision run
 //   {op: "runText", as, text}                     time one text-tower run (tokenize + run)
 //   {op: "profileVision", as, runs}               every node of a Sightline plan timed: medians
+//   {op: "profileLoad", engine, model, descriptor, runs}   each phase of loading a Sightline vision
+//                                                 tower timed, `runs` loads: the first (cold) and
+//                                                 the others' medians (warm)
 //   {op: "drop", key}                             forget fetched bytes (before measuring memory)
 //   {op: "memory"}                                this worker's wasm memory sizes
 
@@ -22,7 +25,18 @@ const sightlines = new Map();
 const builds = new Map();
 let ort = null;
 const files = new Map();
+/** sha256 (hex) of each fetched file, by key. */
+const digests = new Map();
 const models = new Map();
+
+/** The descriptor bytes under `key` for Sightline engine `engine`, with its run option applied. */
+function descriptorFor(engine, key) {
+  const bytes = files.get(key);
+  if (!sightlines.get(engine).dequantize) return bytes;
+  // The descriptor's run option: f32 weights computed once at load (src/dequantize.rs).
+  const parsed = JSON.parse(new TextDecoder().decode(bytes));
+  return new TextEncoder().encode(JSON.stringify({ ...parsed, dequantize_weights: true }));
+}
 
 /** The benchmark's fixed input: the same formula as examples/bench_native.rs and bench/native.py. */
 function benchPixels(size) {
@@ -72,6 +86,10 @@ const ops = {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
     files.set(key, new Uint8Array(await response.arrayBuffer()));
+    // The digest the page's loader has for every model file (it checks downloads against it),
+    // which Sightline is given instead of hashing the file again.
+    const digest = await crypto.subtle.digest("SHA-256", files.get(key));
+    digests.set(key, Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join(""));
     return { bytes: files.get(key).length };
   },
 
@@ -80,14 +98,8 @@ const ops = {
     const start = performance.now();
     let handle;
     if (engine !== "ort") {
-      const { module, dequantize } = sightlines.get(engine);
-      let descriptorBytes = bytes(descriptor);
-      if (dequantize) {
-        // The descriptor's run option: f32 weights computed once at load (src/dequantize.rs).
-        const parsed = JSON.parse(new TextDecoder().decode(descriptorBytes));
-        descriptorBytes = new TextEncoder().encode(JSON.stringify({ ...parsed, dequantize_weights: true }));
-      }
-      handle = new module.SiglipModel(descriptorBytes, bytes(model), bytes(text), bytes(tokenizer));
+      const { module } = sightlines.get(engine);
+      handle = new module.SiglipModel(descriptorFor(engine, descriptor), bytes(model), bytes(text), bytes(tokenizer), digests.get(model), text ? digests.get(text) : undefined);
     } else {
       handle = await ort.InferenceSession.create(bytes(model), {
         executionProviders: ["wasm"],
@@ -113,6 +125,26 @@ const ops = {
     }
     const ms = performance.now() - start;
     return { ms, embedding: Array.from(engine !== "ort" ? embedding : unit(embedding)) };
+  },
+
+  async profileLoad({ engine, model, descriptor, runs }) {
+    const { module } = sightlines.get(engine);
+    const descriptorBytes = descriptorFor(engine, descriptor);
+    const samples = [];
+    for (let i = 0; i < runs; i++) {
+      const start = performance.now();
+      const phases = module.profileVisionLoad(descriptorBytes, files.get(model));
+      const total = performance.now() - start;
+      // What the core's clock does not see: the bytes copied into WebAssembly memory, the tower freed.
+      phases.push({ phase: "copy in, free", ms: total - phases.reduce((sum, p) => sum + p.ms, 0) });
+      samples.push(phases);
+    }
+    const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const warm = samples.slice(1);
+    return {
+      cold: samples[0],
+      warm: warm.length ? samples[0].map(({ phase }, ix) => ({ phase, ms: median(warm.map((s) => s[ix].ms)) })) : null,
+    };
   },
 
   async profileVision({ as, runs }) {

@@ -88,16 +88,19 @@ async function visionPair({ threads, warmup, runs, builds }) {
 
 /**
  * Per-node profile of the vision tower (scripts/profile): each build in `builds` ({name, pkg,
- * dequantize?}) in a fresh single-threaded worker, `warmup` plain runs, then `runs` profiled ones.
+ * dequantize?}) in a fresh single-threaded worker: its load phases (the first load cold, `runs`
+ * more warm), then `warmup` plain runs and `runs` profiled ones. Returns {profiles, loads}.
  */
 async function profile({ warmup, runs, builds }) {
   const profiles = {};
+  const loads = {};
   for (const build of builds) {
     const worker = startWorker();
     try {
       await worker.call("init", { sightline: [build], ort: false, threads: 1 });
       await worker.call("fetch", { key: "vision", url: VISION });
       await worker.call("fetch", { key: "descriptor", url: VISION_DESCRIPTOR });
+      loads[build.name] = await worker.call("profileLoad", { engine: build.name, model: "vision", descriptor: "descriptor", runs: runs + 1 });
       await worker.call("load", { engine: build.name, model: "vision", descriptor: "descriptor", as: build.name });
       for (let i = 0; i < warmup; i++) await worker.call("runVision", { as: build.name });
       profiles[build.name] = (await worker.call("profileVision", { as: build.name, runs })).nodes;
@@ -106,7 +109,7 @@ async function profile({ warmup, runs, builds }) {
       worker.terminate();
     }
   }
-  return profiles;
+  return { profiles, loads };
 }
 
 /** Text tower of the tiny synthetic model (the only text tower here): one prompt, interleaved. */

@@ -374,6 +374,7 @@ fn load_model(dir: &Path, with_text: bool) -> Result<SiglipModel, String> {
         vision_model: &vision,
         text_model: text.as_deref(),
         tokenizer: tokenizer.as_deref(),
+        ..Default::default()
     })
     .map_err(|e| format!("cannot load model from {}: {e}", dir.display()))?;
     if descriptor.synthetic {

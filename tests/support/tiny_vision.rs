@@ -10,6 +10,7 @@ pub fn tiny_vision_model() -> SiglipModel {
         vision_model: include_bytes!("../../models/siglip-test-tiny/onnx/vision_model_quantized.onnx"),
         text_model: None,
         tokenizer: None,
+        ..Default::default()
     })
     .unwrap()
 }
