@@ -410,7 +410,7 @@ mod js_api {
 
     fn model() -> JsModel {
         let (_, vision, text) = MODELS[1];
-        JsModel::new(DESCRIPTOR, vision, Some(text.into()), Some(TOKENIZER.into())).unwrap()
+        JsModel::new(DESCRIPTOR, vision, Some(text.into()), Some(TOKENIZER.into()), None, None).unwrap()
     }
 
     fn code_of(error: JsValue) -> String {
@@ -436,9 +436,9 @@ mod js_api {
         assert_eq!(code_of(model.embed_image(b"not an image").unwrap_err()), "InvalidImageFormat");
         assert_eq!(code_of(model.embed_image(&[]).unwrap_err()), "InvalidImageSize");
         assert_eq!(code_of(model.classify(lookup(IMAGES, "../shared/images/photos/chelsea.png"), vec![]).unwrap_err()), "InvalidArgument");
-        let bad = JsModel::new(b"{}", b"garbage", None, None).map(|_| ()).unwrap_err();
+        let bad = JsModel::new(b"{}", b"garbage", None, None, None, None).map(|_| ()).unwrap_err();
         assert_eq!(code_of(bad), "InvalidModelDescriptor");
-        let bad = JsModel::new(DESCRIPTOR, b"garbage", None, None).map(|_| ()).unwrap_err();
+        let bad = JsModel::new(DESCRIPTOR, b"garbage", None, None, None, None).map(|_| ()).unwrap_err();
         assert_eq!(code_of(bad), "InvalidModel");
     }
 
