@@ -40,11 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let warm: Vec<_> = cold
         .iter()
         .enumerate()
-        .map(|(ix, phase)| {
-            let mut times: Vec<f64> = loads.iter().map(|l| l[ix].ms).collect();
-            times.sort_by(f64::total_cmp);
-            serde_json::json!({"phase": phase.phase, "ms": times[times.len() / 2]})
-        })
+        .map(|(ix, phase)| serde_json::json!({"phase": phase.phase, "ms": median(loads.iter().map(|l| l[ix].ms).collect())}))
         .collect();
     let model = SiglipModel::load(ModelFiles { descriptor: &descriptor, vision_model: &vision, text_model: None, tokenizer: None, ..Default::default() })?;
 
@@ -61,9 +57,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             sample.push(node.ms);
         }
     }
-    for (node, sample) in nodes.iter_mut().zip(&mut samples) {
-        sample.sort_by(f64::total_cmp);
-        node.ms = sample[sample.len() / 2];
+    for (node, sample) in nodes.iter_mut().zip(samples) {
+        node.ms = median(sample);
     }
     let total: f64 = nodes.iter().map(|n| n.ms).sum();
     let report = serde_json::json!({
@@ -76,4 +71,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     println!("{report}");
     Ok(())
+}
+
+/// The middle value (the upper one of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }

@@ -19,6 +19,9 @@
 //   {op: "drop", key}                             forget fetched bytes (before measuring memory)
 //   {op: "memory"}                                this worker's wasm memory sizes
 
+// The page's own model loader (served under /page/lib/ by bench/server.py): its sha256 helper.
+import { sha256Hex } from "/page/lib/model-loader.js";
+
 /** Sightline engines by name: {module, memory, dequantize}. */
 const sightlines = new Map();
 /** Instantiated Sightline builds by URL: two engines of one build share its instance. */
@@ -28,6 +31,8 @@ const files = new Map();
 /** sha256 (hex) of each fetched file, by key. */
 const digests = new Map();
 const models = new Map();
+
+const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** The descriptor bytes under `key` for Sightline engine `engine`, with its run option applied. */
 function descriptorFor(engine, key) {
@@ -88,8 +93,7 @@ const ops = {
     files.set(key, new Uint8Array(await response.arrayBuffer()));
     // The digest the page's loader has for every model file (it checks downloads against it),
     // which Sightline is given instead of hashing the file again.
-    const digest = await crypto.subtle.digest("SHA-256", files.get(key));
-    digests.set(key, Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join(""));
+    digests.set(key, await sha256Hex(files.get(key)));
     return { bytes: files.get(key).length };
   },
 
@@ -139,7 +143,6 @@ const ops = {
       phases.push({ phase: "copy in, free", ms: total - phases.reduce((sum, p) => sum + p.ms, 0) });
       samples.push(phases);
     }
-    const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const warm = samples.slice(1);
     return {
       cold: samples[0],
@@ -156,7 +159,6 @@ const ops = {
       nodes = handle.profileVision(PIXELS);
       nodes.forEach((node, ix) => (samples[ix] ??= []).push(node.ms));
     }
-    const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
     return { nodes: nodes.map((node, ix) => ({ ...node, ms: median(samples[ix]) })) };
   },
 
