@@ -28,6 +28,8 @@ pub mod siglip;
 pub mod smart_crop;
 pub mod tags;
 pub mod tokenizer;
+#[cfg(target_arch = "x86_64")]
+mod tract_routines;
 pub mod v32;
 mod tower;
 

@@ -1,10 +1,11 @@
 //! kernels/: every int8 kernel this machine (or this WebAssembly engine) runs gives onnxruntime's
 //! `DynamicQuantizeMatMul` numbers exactly, on ragged shapes. The same file runs natively and in
-//! wasm (scripts/test): SIMD128 in V8, AVX2 and VNNI natively where the machine has them. The
-//! relaxed-SIMD kernel runs in the relaxed build, which checks itself against the portable kernel in
-//! Chromium (tests/browser).
+//! wasm (scripts/test): SIMD128 in V8, AVX2, VNNI and AVX-512 VNNI natively where the machine has
+//! them. The relaxed-SIMD kernel runs in the relaxed build, which checks itself against the portable
+//! kernel in Chromium (tests/browser). The attention's softmax kernels are checked against f64.
 
 use sightline_kernels::qgemm::{dynamic_quantize_matmul, quantization_parameters, Kernel, PackedWeights};
+use sightline_kernels::softmax;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -152,5 +153,50 @@ fn the_expected_kernel_is_chosen() {
     match expected {
         Some(expected) if !expected.is_empty() => assert_eq!(best.name(), expected, "available: {:?}", Kernel::available()),
         _ => assert!(Kernel::available().contains(&best)),
+    }
+}
+
+// The attention's softmax (kernels/src/softmax.rs), against f64.
+fn softmax_reference(row: &[f32]) -> Vec<f32> {
+    let max = row.iter().cloned().fold(f64::NEG_INFINITY, |m, v| m.max(v as f64));
+    let e: Vec<f64> = row.iter().map(|&v| (v as f64 - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|v| (v / sum) as f32).collect()
+}
+
+#[test]
+fn every_softmax_kernel_matches_f64_on_every_row_length() {
+    for kernel in softmax::Kernel::available() {
+        for row_len in [1usize, 3, 4, 7, 8, 9, 15, 16, 17, 24, 196, 197] {
+            let rows = 3;
+            let x: Vec<f32> = (0..rows * row_len).map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 13.0).collect();
+            let mut y = x.clone();
+            kernel.run(&mut y, row_len);
+            for (r, (got, input)) in y.chunks(row_len).zip(x.chunks(row_len)).enumerate() {
+                for (g, w) in got.iter().zip(softmax_reference(input)) {
+                    assert!((g - w).abs() <= 1e-6 * w.max(1e-3), "{kernel:?} row_len {row_len} row {r}: {g} vs {w}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn softmax_extremes() {
+    for kernel in softmax::Kernel::available() {
+        // Very negative scores underflow to exactly 0; the rest still sums to 1.
+        let mut y = vec![0.0, -200.0, f32::NEG_INFINITY, 3.0, -1e30, 1.0, 0.5, -90.0, 2.0];
+        kernel.run(&mut y, 9);
+        assert_eq!([y[1], y[2], y[4], y[7]], [0.0; 4], "{kernel:?}");
+        assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-6, "{kernel:?}: {y:?}");
+        // Large scores do not overflow: only differences from the maximum matter.
+        let mut y = vec![1e30, 1e30, 88.0, 89.0];
+        kernel.run(&mut y, 4);
+        assert_eq!(&y[..2], &[0.5, 0.5], "{kernel:?}");
+        // A NaN poisons its row only.
+        let mut y = vec![1.0, f32::NAN, 2.0, 3.0, 1.0, 1.0, 1.0, 1.0];
+        kernel.run(&mut y, 4);
+        assert!(y[..4].iter().all(|v| v.is_nan()), "{kernel:?}: {y:?}");
+        assert_eq!(&y[4..], &[0.25; 4], "{kernel:?}");
     }
 }

@@ -1,6 +1,7 @@
-//! Sightline's matrix kernels. No dependencies and no model knowledge: slices in, slices out.
+//! Sightline's kernels. No dependencies and no model knowledge: slices in, slices out.
 //! `sightline::quantized_matmul` and `sightline::activation_matmul` plug them into tract as ONNX
-//! operators.
+//! operators, `sightline::tract_routines` into tract's own kernel table.
 
 pub mod qgemm;
 pub mod sgemm;
+pub mod softmax;
