@@ -105,11 +105,8 @@ impl EvalOp for ActivationMatMul {
         let (a, b) = (a.try_as_plain_ram()?.as_slice::<f32>()?, b.try_as_plain_ram()?.as_slice::<f32>()?);
         let mut c_ram = c.try_as_plain_ram_mut()?;
         let c_values = c_ram.as_slice_mut::<f32>()?;
-        if m * n > 0 {
-            for (batch, c) in c_values.chunks_exact_mut(m * n).enumerate() {
-                sgemm::matmul(&a[batch * m * k..][..m * k], &b[batch * k * n..][..k * n], m, k, n, c);
-            }
-        }
+        let batches = a_shape[..rank - 2].iter().product();
+        sgemm::matmul_batches(a, b, batches, m, k, n, c_values);
         drop(c_ram);
         Ok(tvec!(c.into_tvalue()))
     }

@@ -14,9 +14,11 @@ use wasm_bindgen::prelude::*;
 
 pub use wasm_bindgen_rayon::init_thread_pool;
 
-/// Run tract's matrix products on the pool `initThreadPool` started (call it first: without a
-/// pool, rayon would try to spawn OS threads, which wasm32-unknown-unknown cannot).
+/// Run tract's matrix products and Sightline's kernels (int8 products, attention products) on the
+/// pool `initThreadPool` started (call it first: without a pool, rayon would try to spawn OS
+/// threads, which wasm32-unknown-unknown cannot).
 #[wasm_bindgen(js_name = useThreadPool)]
 pub fn use_thread_pool() {
     tract_linalg::multithread::set_default_executor(tract_linalg::multithread::Executor::RayonGlobal);
+    sightline_kernels::parallel::use_thread_pool();
 }

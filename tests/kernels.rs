@@ -70,6 +70,43 @@ fn every_kernel_matches_the_definition_on_ragged_shapes() {
     }
 }
 
+/// The threaded build's split (row panels of the int8 products, heads of the attention products)
+/// gives the same bits as one thread, on shapes whose rows and heads do not divide evenly.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn products_split_across_threads_give_the_same_bits() {
+    use sightline_kernels::{parallel, sgemm};
+    let single_threaded = |m: usize, k: usize, n: usize| {
+        let x: Vec<f32> = pseudo_random(m * k, 11).map(|v| (v % 2000) as f32 / 300.0 - 2.5).collect();
+        let w: Vec<u8> = pseudo_random(k * n, 12).map(|v| v as u8).collect();
+        let packed = PackedWeights::pack(&w, k, n, 119, 0.0123, None);
+        let mut y = vec![0f32; m * n];
+        dynamic_quantize_matmul(&x, m, &packed, &mut y);
+        (x, packed, y)
+    };
+    let cases: Vec<_> = [(1, 64, 40), (7, 96, 40), (29, 200, 33), (197, 64, 130)].iter().map(|&(m, k, n)| (m, k, n, single_threaded(m, k, n))).collect();
+    let (batches, m, k, n) = (7, 13, 11, 9);
+    let a: Vec<f32> = pseudo_random(batches * m * k, 13).map(|v| (v % 1000) as f32 / 100.0 - 5.0).collect();
+    let b: Vec<f32> = pseudo_random(batches * k * n, 14).map(|v| (v % 1000) as f32 / 100.0 - 5.0).collect();
+    let mut one_by_one = vec![0f32; batches * m * n];
+    for (i, c) in one_by_one.chunks_exact_mut(m * n).enumerate() {
+        sgemm::matmul(&a[i * m * k..][..m * k], &b[i * k * n..][..k * n], m, k, n, c);
+    }
+
+    parallel::use_thread_pool();
+    rayon::ThreadPoolBuilder::new().num_threads(3).build().expect("a pool").install(|| {
+        assert_eq!(parallel::threads(), 3);
+        for (m, k, n, (x, packed, want)) in &cases {
+            let mut y = vec![f32::NAN; m * n];
+            dynamic_quantize_matmul(x, *m, packed, &mut y);
+            assert_eq!(&y, want, "{m}x{k}x{n}");
+        }
+        let mut c = vec![f32::NAN; batches * m * n];
+        sgemm::matmul_batches(&a, &b, batches, m, k, n, &mut c);
+        assert_eq!(c, one_by_one);
+    });
+}
+
 #[test]
 fn every_kernel_is_exact_at_the_extremes() {
     // Quantised activations at 0 and 255 against weights at 0 and 255 with both zero-point ends:

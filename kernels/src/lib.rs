@@ -1,7 +1,8 @@
-//! Sightline's kernels. No dependencies and no model knowledge: slices in, slices out.
+//! Sightline's kernels. No model knowledge and no dependencies but rayon: slices in, slices out.
 //! `sightline::quantized_matmul` and `sightline::activation_matmul` plug them into tract as ONNX
 //! operators, `sightline::tract_routines` into tract's own kernel table.
 
+pub mod parallel;
 pub mod qgemm;
 pub mod sgemm;
 pub mod softmax;

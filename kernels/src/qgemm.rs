@@ -198,9 +198,23 @@ pub fn dynamic_quantize_matmul(x: &[f32], m: usize, w: &PackedWeights, y: &mut [
         }
         return;
     }
-    let kernel = w.kernel;
+    let (x_scale, x_zero_point, activations) = quantize_activations(x, m, k, w.kernel);
+    // Row panels split across threads (the threaded wasm build; one task on one thread): each
+    // task meets every weight panel with its rows and writes its own rows of y.
+    let row_panels = m.div_ceil(MR);
+    let threads = crate::parallel::threads();
+    let task_panels = if threads > 1 { row_panels.div_ceil(2 * threads) } else { row_panels };
+    crate::parallel::for_each_chunk(y, task_panels * MR * n, |task, y| {
+        product_rows(&activations, x_scale, x_zero_point, w, task * task_panels, y)
+    });
+}
+
+/// Rows of `y` (whole row panels from `first_panel` on, as many rows as `y` holds) of the product
+/// of the packed activations with `w`.
+fn product_rows(activations: &PackedActivations, x_scale: f32, x_zero_point: i32, w: &PackedWeights, first_panel: usize, y: &mut [f32]) {
+    let (n, kernel) = (w.n, w.kernel);
     let layout = kernel.layout();
-    let (x_scale, x_zero_point, activations) = quantize_activations(x, m, k, kernel);
+    let m = y.len() / n;
     let scale = x_scale * w.scale;
     // The corrections (module documentation): a per-row factor of Σ a', and x_zp per column sum.
     let row_factor = match layout {
@@ -220,7 +234,7 @@ pub fn dynamic_quantize_matmul(x: &[f32], m: usize, w: &PackedWeights, y: &mut [
         for k0 in (0..steps).step_by(block_steps) {
             let depth = (steps - k0).min(block_steps);
             for row_panel in 0..row_panels {
-                let a = &activations.panels[(row_panel * steps + k0) * MR..][..depth * MR];
+                let a = &activations.panels[((first_panel + row_panel) * steps + k0) * MR..][..depth * MR];
                 for (j, col_panel) in panels.clone().enumerate() {
                     let b = &w.panels[(col_panel * steps + k0) * step_bytes..][..depth * step_bytes];
                     kernel.run(a, b, depth, k0 > 0, &mut sums[row_panel * block_panels + j]);
@@ -229,7 +243,7 @@ pub fn dynamic_quantize_matmul(x: &[f32], m: usize, w: &PackedWeights, y: &mut [
         }
         // Epilogue: zero-point corrections, scale, bias, into y.
         for row_panel in 0..row_panels {
-            let row_sums = &activations.row_sums[row_panel * MR..][..MR];
+            let row_sums = &activations.row_sums[(first_panel + row_panel) * MR..][..MR];
             for (j, col_panel) in panels.clone().enumerate() {
                 let tile = &sums[row_panel * block_panels + j];
                 let (row0, col0) = (row_panel * MR, col_panel * NR);

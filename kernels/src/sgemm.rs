@@ -54,6 +54,26 @@ pub fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize, c: &mut [f32])
     matmul_with(Kernel::best(), a, b, m, k, n, c)
 }
 
+/// [`matmul`] over `batches` consecutive products of the same shape (`a[batches][m][k]`,
+/// `b[batches][k][n]`, `c[batches][m][n]`): the attention's heads, split across threads where the
+/// build has them (`crate::parallel`).
+pub fn matmul_batches(a: &[f32], b: &[f32], batches: usize, m: usize, k: usize, n: usize, c: &mut [f32]) {
+    assert_eq!(a.len(), batches * m * k);
+    assert_eq!(b.len(), batches * k * n);
+    assert_eq!(c.len(), batches * m * n);
+    if m * n == 0 {
+        return;
+    }
+    let threads = crate::parallel::threads();
+    let per_task = if threads > 1 { batches.div_ceil(2 * threads) } else { batches };
+    crate::parallel::for_each_chunk(c, per_task * m * n, |task, c| {
+        for (i, c) in c.chunks_exact_mut(m * n).enumerate() {
+            let batch = task * per_task + i;
+            matmul(&a[batch * m * k..][..m * k], &b[batch * k * n..][..k * n], m, k, n, c);
+        }
+    });
+}
+
 /// [`matmul`] with a chosen kernel (tests compare them).
 pub fn matmul_with(kernel: Kernel, a: &[f32], b: &[f32], m: usize, k: usize, n: usize, c: &mut [f32]) {
     assert_eq!(a.len(), m * k);
