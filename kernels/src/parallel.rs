@@ -22,14 +22,17 @@ pub fn threads() -> usize {
     }
 }
 
-/// `f(index, chunk)` for each `chunk_len` values of `data` (the last chunk may be shorter), on the
-/// pool when it is in use and there is more than one chunk.
-pub(crate) fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, f: impl Fn(usize, &mut [T]) + Send + Sync) {
+/// `f(first, part)` over `data` cut into parts of whole units of `unit_len` values (the last unit
+/// may be shorter), `first` being the index of the part's first unit: the whole of `data` in one
+/// part on one thread, two parts per thread of the pool when it is in use.
+pub(crate) fn for_each_part<T: Send>(data: &mut [T], unit_len: usize, f: impl Fn(usize, &mut [T]) + Send + Sync) {
     use rayon::prelude::*;
-    let chunk_len = chunk_len.max(1);
-    if threads() > 1 && data.len() > chunk_len {
-        data.par_chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(i, chunk));
+    assert!(unit_len > 0, "parallel::for_each_part: empty units");
+    let (units, threads) = (data.len().div_ceil(unit_len), threads());
+    if threads > 1 && units > 1 {
+        let per_part = units.div_ceil(2 * threads);
+        data.par_chunks_mut(per_part * unit_len).enumerate().for_each(|(i, part)| f(i * per_part, part));
     } else {
-        data.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(i, chunk));
+        f(0, data);
     }
 }

@@ -199,13 +199,10 @@ pub fn dynamic_quantize_matmul(x: &[f32], m: usize, w: &PackedWeights, y: &mut [
         return;
     }
     let (x_scale, x_zero_point, activations) = quantize_activations(x, m, k, w.kernel);
-    // Row panels split across threads (the threaded wasm build; one task on one thread): each
-    // task meets every weight panel with its rows and writes its own rows of y.
-    let row_panels = m.div_ceil(MR);
-    let threads = crate::parallel::threads();
-    let task_panels = if threads > 1 { row_panels.div_ceil(2 * threads) } else { row_panels };
-    crate::parallel::for_each_chunk(y, task_panels * MR * n, |task, y| {
-        product_rows(&activations, x_scale, x_zero_point, w, task * task_panels, y)
+    // Row panels split across threads (the threaded wasm build): each part meets every weight
+    // panel with its rows and writes its own rows of y.
+    crate::parallel::for_each_part(y, MR * n, |first_panel, y| {
+        product_rows(&activations, x_scale, x_zero_point, w, first_panel, y)
     });
 }
 

@@ -64,11 +64,8 @@ pub fn matmul_batches(a: &[f32], b: &[f32], batches: usize, m: usize, k: usize, 
     if m * n == 0 {
         return;
     }
-    let threads = crate::parallel::threads();
-    let per_task = if threads > 1 { batches.div_ceil(2 * threads) } else { batches };
-    crate::parallel::for_each_chunk(c, per_task * m * n, |task, c| {
-        for (i, c) in c.chunks_exact_mut(m * n).enumerate() {
-            let batch = task * per_task + i;
+    crate::parallel::for_each_part(c, m * n, |first, c| {
+        for (batch, c) in (first..).zip(c.chunks_exact_mut(m * n)) {
             matmul(&a[batch * m * k..][..m * k], &b[batch * k * n..][..k * n], m, k, n, c);
         }
     });
