@@ -7,9 +7,10 @@ bench/results.md, keeping every earlier row, and print this run's rows.
 
 --latest also writes this run alone as JSON: {"commit", "date", "machine", "rows": [{"target":
 "wasm"|"native", "threads": 1|"all", "default", "build", "sightline_ms", "peer_ms", "ratio",
-"load_ratio", "cos"}]}, one row per build and thread count; "default" is true on the build the page
-(the shipped wasm, int8 graph, one thread) and the CLI (native, the descriptor's default weights)
-use without options.
+"load_ratio", "cos"}]}, one row per build and thread count; "default" is true on the builds the page
+and the CLI use without options: the threaded module on every core where the page is cross-origin
+isolated (as scripts/serve serves it), the relaxed-SIMD module on one thread where it is not (both
+with the int8 graph), and natively the descriptor's default weights.
 """
 
 import argparse
@@ -133,7 +134,8 @@ def main():
         threads = entry.get("threads", 1)
         kernels = entry.get("sightlineKernels", {})
         for build in entry["builds"]:
-            latest.append(latest_row("wasm", 1 if threads == 1 else "all", build == "sightline" and threads == 1, build, entry, kernels.get(build)))
+            default = (build == "sightline" and threads == 1) or build == "sightline-threads"
+            latest.append(latest_row("wasm", 1 if threads == 1 else "all", default, build, entry, kernels.get(build)))
         peer = f"onnxruntime-web {entry.get('ortVersion', '?')}"
         for build in entry["builds"]:
             label = BUILD_LABELS.get(build, build)

@@ -2,11 +2,11 @@
 // root node_modules; never a downloaded browser) and writes every raw sample as JSON.
 //
 //   node bench/run.mjs --url http://127.0.0.1:PORT/ --out FILE [--runs 10] [--warmup 2]
-//                      [--threads N] [--image PNG]
+//                      [--threads N] [--image PNG] [--all]
 //
 // Measures, in this order: the vision tower single-threaded (Sightline vs onnxruntime-web,
-// interleaved), the same with N threads if the threaded build exists and the page is cross-origin
-// isolated, the tiny model's text tower, each engine's memory and cold load alone, and the real
+// interleaved), the same with N threads if the threaded module was built and the page is
+// cross-origin isolated (with --all, the threaded module with f32 weights too), the tiny model's text tower, each engine's memory and cold load alone, and the real
 // page's time from drop to result with its model already cached.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -23,11 +23,12 @@ const { values: opts } = parseArgs({
     warmup: { type: "string", default: "2" },
     threads: { type: "string", default: "0" },
     image: { type: "string" },
+    all: { type: "boolean", default: false },
     chromium: { type: "string", default: process.env.CHROMIUM ?? "/usr/bin/chromium" },
   },
 });
 if (!opts.url || !opts.out) {
-  console.error("usage: node bench/run.mjs --url URL --out FILE [--runs N] [--warmup N] [--threads N] [--image PNG]");
+  console.error("usage: node bench/run.mjs --url URL --out FILE [--runs N] [--warmup N] [--threads N] [--image PNG] [--all]");
   process.exit(2);
 }
 const runs = Number(opts.runs);
@@ -103,8 +104,8 @@ try {
   const shipped = { name: "sightline", pkg: glue[build] };
   const singleBuilds = [shipped, { ...shipped, name: "sightline-f32-weights", dequantize: true }];
   if (build !== "simd128") singleBuilds.push({ name: "sightline-simd128", pkg: glue.simd128 });
-  const threadedBuilds = (await exists("pkg-threads/sightline.js"))
-    ? [{ name: "sightline-threads", pkg: "/pkg-threads/sightline.js" }, { name: "sightline-threads-f32-weights", pkg: "/pkg-threads/sightline.js", dequantize: true }]
+  const threadedBuilds = (await exists(glue.threads))
+    ? [{ name: "sightline-threads", pkg: glue.threads }, ...(opts.all ? [{ name: "sightline-threads-f32-weights", pkg: glue.threads, dequantize: true }] : [])]
     : [];
 
   results.vision = [];
@@ -122,7 +123,7 @@ try {
       log(results.threadsSkipped);
     }
   } else {
-    results.threadsSkipped = !threadedBuilds.length ? "no threaded build (bench/www/pkg-threads)" : threads <= 1 ? "one core" : "page not cross-origin isolated";
+    results.threadsSkipped = !threadedBuilds.length ? "no threaded build (scripts/build-web --no-threads)" : threads <= 1 ? "one core" : "page not cross-origin isolated";
     log(`threaded pair skipped: ${results.threadsSkipped}`);
   }
 

@@ -10,21 +10,23 @@ Prints "PORT <n>" on stdout once it listens. Routes (first matching prefix wins)
     /page/   www/                                     the real page, for its first-result time
     /        bench/www/                               the benchmark page, workers, both wasm builds
 
-Everything except /page/ is served cross-origin isolated (COOP same-origin + COEP require-corp),
-which threads (SharedArrayBuffer) and performance.measureUserAgentSpecificMemory need. /page/ is
-served as scripts/serve serves it, without those headers, so its timing is what users get; its
-pkg/ is the release build the bench made (bench/www/pkg), not whatever build www/pkg holds, and
-its model.json names the synthetic test model whose tags file the tests build.
+Everything is served cross-origin isolated, which threads (SharedArrayBuffer) and
+performance.measureUserAgentSpecificMemory need: /page/ exactly as scripts/serve serves it
+(scripts/static_server.py's headers), so its timing is what users get, the rest with COEP
+require-corp. /page/'s pkg/ is the release build the bench made (bench/www/pkg), not whatever build
+www/pkg holds, and its model.json names the synthetic test model whose tags file the tests build.
 """
 
 import argparse
-import http.server
 import os
 import posixpath
 import sys
 import urllib.parse
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+from static_server import IsolatedHandler, ISOLATION_HEADERS, serve  # noqa: E402
+
 ROUTES = [
     ("/page/pkg/", os.path.join(REPO, "bench", "www", "pkg")),
     ("/page/models/", os.path.join(REPO, "models")),
@@ -36,15 +38,14 @@ ROUTES = [
 PAGE_MODEL_JSON = b'{"model": "siglip-test-tiny"}\n'
 
 
-class BenchHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-        ".mjs": "text/javascript",
-        ".wasm": "application/wasm",
-        ".onnx": "application/octet-stream",
-    }
+BENCH_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
+
+class BenchHandler(IsolatedHandler):
     def translate_path(self, path):
         path = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
         for prefix, root in ROUTES:
@@ -65,30 +66,20 @@ class BenchHandler(http.server.SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
+    def isolation_headers(self):
+        return ISOLATION_HEADERS if self.path.startswith("/page/") else BENCH_HEADERS
+
     def end_headers(self):
-        if not self.path.startswith("/page/"):
-            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-            self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         # Every load in the benchmark must be a real one, never the HTTP cache's.
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
-
-    def log_message(self, format, *args):
-        pass
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), BenchHandler)
-    print(f"PORT {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(BenchHandler, args.port)
 
 
 if __name__ == "__main__":

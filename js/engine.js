@@ -6,7 +6,7 @@ import bundledManifest from "./manifest.js";
 import { SightlineError, ErrorCodes } from "./errors.js";
 import { fetchModelFile, fetchVerified, loadManifest, manifestEntry, manifestEntryOfKind, manifestFiles, specFromUrl } from "./model-loader.js";
 import { imageBytes } from "./input.js";
-import { fastestWasmBuild } from "./wasm-builds.js";
+import { startWasm } from "./wasm-builds.js";
 
 /** Features answered from the tags file's precomputed prompt embeddings (see analyze.rs). */
 const TAGS_FILE_FEATURES = ["tags", "imageType", "adult", "categories"];
@@ -29,29 +29,29 @@ const sameFeature = (a, b) => a.toLowerCase() === b.toLowerCase();
 const wants = (features, list) => features.some((f) => typeof f === "string" && list.some((g) => sameFeature(f, g)));
 
 /**
- * The two modules' glue (wasm-builds.js), each imported by a literal path so that bundlers (Vite,
- * webpack) ship both, with the .wasm file each one names.
+ * The three modules' glue (wasm-builds.js), each imported by a literal path so that bundlers (Vite,
+ * webpack) ship them all, with the .wasm file each one names.
  */
 const GLUE = {
   simd128: () => import("./pkg/sightline.js"),
   "relaxed-simd": () => import("./pkg/sightline_relaxed_simd.js"),
+  threads: () => import("./pkg/sightline_threads.js"),
 };
 
 let wasmReady = null;
 /** The instantiated module's exports (SiglipModel, ...), once `wasmReady` resolves. */
 let wasm = null;
-/** Which module runs: {build, int8Kernel}, set once it is instantiated. */
+/** Which module runs: {build, int8Kernel, threads}, set once it is instantiated. */
 let runtime = null;
 /**
- * Instantiate the WebAssembly module once per thread: the fastest build this engine loads, or the
- * SIMD128 module from `wasmUrl` when given.
+ * Instantiate the WebAssembly module once per thread (the first call's options decide): the fastest
+ * build this engine runs, with `threads` workers where it is the threaded one, or the SIMD128
+ * module from `wasmUrl` when given.
  */
-function initWasm(wasmUrl) {
-  const build = wasmUrl ? "simd128" : fastestWasmBuild();
-  wasmReady ??= GLUE[build]().then(async (glue) => {
-    await glue.default(wasmUrl ? { module_or_path: wasmUrl } : undefined);
-    wasm = glue;
-    runtime = { build, int8Kernel: glue.int8Kernel() };
+function initWasm(wasmUrl, threads) {
+  wasmReady ??= startWasm((build) => GLUE[build](), { wasmUrl, threads }).then((started) => {
+    wasm = started.glue;
+    runtime = started.runtime;
   }).catch((error) => {
     wasmReady = null;
     throw new SightlineError(ErrorCodes.DownloadFailed, `the Sightline WebAssembly module could not be loaded: ${error.message}`, { cause: error });
@@ -78,11 +78,11 @@ export class Engine {
   /**
    * Load the model described by `source` (see index.js `resolveModelSource`).
    * @param {object} source
-   * @param {{cache?: boolean, text?: boolean, wasmUrl?: string, onProgress?: Function, signal?: AbortSignal}} options
+   * @param {{cache?: boolean, text?: boolean, wasmUrl?: string, threads?: number | "auto", onProgress?: Function, signal?: AbortSignal}} options
    */
-  static async create(source, { cache = true, text = true, wasmUrl, onProgress, signal } = {}) {
+  static async create(source, { cache = true, text = true, wasmUrl, threads = "auto", onProgress, signal } = {}) {
     const load = (spec, sig) => fetchVerified(spec, { cache, onProgress, signal: sig ?? signal });
-    const wasmLoaded = initWasm(wasmUrl);
+    const wasmLoaded = initWasm(wasmUrl, threads);
     let resolved;
     if (source.files) {
       resolved = await filesSource(source);

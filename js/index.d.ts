@@ -77,11 +77,18 @@ export interface CreateAnalyzerOptions {
   text?: boolean;
   /**
    * Where to fetch the SIMD128 module (pkg/sightline_bg.wasm) from, when not next to the package's
-   * JS (e.g. a CDN); it then runs in every engine. By default the package loads
-   * pkg/sightline_relaxed_simd_bg.wasm where the engine has relaxed SIMD (the same results, up to
-   * twice as fast) and pkg/sightline_bg.wasm elsewhere.
+   * JS (e.g. a CDN); it then runs in every engine, on one thread. By default the package runs the
+   * fastest module the engine loads (see RuntimeInfo).
    */
   wasmUrl?: string | URL;
+  /**
+   * Web Workers splitting the model's matrix products, where the threaded module runs: in a
+   * cross-origin isolated page (served with `Cross-Origin-Opener-Policy: same-origin` and
+   * `Cross-Origin-Embedder-Policy: credentialless` or `require-corp`), with relaxed SIMD, inside a
+   * worker (the package's own, or yours). Default "auto": every core, at most 8. 1: single-threaded.
+   * The first analyzer in a thread decides for every later one in that thread.
+   */
+  threads?: number | "auto";
   /** Cancels the load (downloads stop; the worker is terminated). */
   signal?: AbortSignal;
 }
@@ -253,14 +260,19 @@ export interface ModelInfo {
 }
 
 /**
- * Which of the package's WebAssembly modules runs the model. `build`: "relaxed-simd" wherever the
- * engine has relaxed SIMD, else "simd128" (both give the same results bit for bit; a `wasmUrl` is
- * the SIMD128 module). `int8Kernel`: "relaxed-simd" where the engine's relaxed dot product is
+ * Which of the package's WebAssembly modules runs the model; all give the same results bit for bit.
+ * `build`: "threads" in a cross-origin isolated page with relaxed SIMD and more than one core (see
+ * `threads`), else "relaxed-simd" wherever the engine has relaxed SIMD, else "simd128" (a `wasmUrl`
+ * is the SIMD128 module). `int8Kernel`: "relaxed-simd" where the engine's relaxed dot product is
  * exact unsigned-by-signed (V8 on x86-64 with AVX-VNNI; about twice as fast), else "simd128".
+ * `threads`: the workers sharing the work (1 without the threaded module). `fallback`: why the
+ * threaded module was chosen but does not run (its workers did not start), when that happened.
  */
 export interface RuntimeInfo {
-  build: "simd128" | "relaxed-simd";
+  build: "simd128" | "relaxed-simd" | "threads";
   int8Kernel: "simd128" | "relaxed-simd" | "portable";
+  threads: number;
+  fallback?: string;
 }
 
 export declare class Analyzer {

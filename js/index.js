@@ -236,13 +236,16 @@ export class Analyzer {
  * @returns {Promise<Analyzer>}
  */
 export async function createAnalyzer(options = {}) {
-  const { onProgress, cache = true, text = true, signal, wasmUrl } = options;
+  const { onProgress, cache = true, text = true, signal, wasmUrl, threads = "auto" } = options;
+  if (threads !== "auto" && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new SightlineError(ErrorCodes.InvalidOptions, `threads must be "auto" or a whole number of at least 1, got ${JSON.stringify(threads)}`);
+  }
   const source = resolveModelSource(options);
   // Off the main thread by default; inside a worker there is nothing to protect, so run in place.
   const worker = options.worker ?? typeof document !== "undefined";
   if (worker && typeof Worker === "undefined") throw new SightlineError(ErrorCodes.InvalidOptions, "worker: true, but this environment has no Worker");
   const transport = worker ? new WorkerTransport(onProgress) : new InThreadTransport(onProgress);
-  const engineOptions = { cache, text, wasmUrl: wasmUrl ? absolute(wasmUrl) : undefined };
+  const engineOptions = { cache, text, threads, wasmUrl: wasmUrl ? absolute(wasmUrl) : undefined };
   try {
     const info = await abortable(transport.call("init", [source, engineOptions], [], signal), signal);
     return new Analyzer(transport, info);

@@ -339,6 +339,7 @@ worker.onmessage = ({ data }) => {
       // Which WebAssembly module runs the model (the fastest this browser loads) and its int8 kernel.
       document.body.dataset.wasmBuild = data.runtime.build;
       document.body.dataset.int8Kernel = data.runtime.int8Kernel;
+      document.body.dataset.wasmThreads = data.runtime.threads;
       applyServices();
       pending.splice(0).forEach(analyzeFile);
       break;
@@ -489,6 +490,9 @@ function modelReady(data) {
     text += " Images never leave this device.";
   }
   if (data.notes?.length) text += ` Note: ${data.notes.join("; ")}.`;
+  // The threaded module runs where the page is cross-origin isolated (scripts/serve's headers).
+  if (data.runtime?.threads > 1) text += ` Running on ${data.runtime.threads} threads.`;
+  if (data.runtime?.fallback) text += ` Note: ${data.runtime.fallback}.`;
   setStatus(text);
   showModelFiles(files);
   if (data.url) $("#model-url").value = data.url;

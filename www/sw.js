@@ -1,16 +1,17 @@
 // Offline support for the app shell: the page, its scripts, the wasm and the manifest are
 // precached on install and served network-first (fresh when online, cached when offline). A module
 // service worker (app.js registers it with type "module"), so that it asks lib/wasm-builds.js which
-// of the two WebAssembly builds to precache, as the page's worker does.
+// of the WebAssembly builds to precache, as the page's worker does (the threaded one where this
+// worker is cross-origin isolated too: scripts/serve sends the same headers for every file).
 // Nothing else is touched: model files are verified by sha256 and cached by the worker itself,
 // and every other request (a same-origin Azure proxy's answers, requests carrying a key, images
 // fetched by URL) goes to the network and is never stored here.
 
 import { WASM_BUILDS, fastestWasmBuild } from "./lib/wasm-builds.js";
 
-const SHELL = "sightline-shell-v3";
+const SHELL = "sightline-shell-v4";
 /** Each WebAssembly build's files (lib/wasm-builds.js): only the one this browser runs is precached. */
-const buildFiles = (build) => [`pkg/${WASM_BUILDS[build].glue}`, `pkg/${WASM_BUILDS[build].wasm}`];
+const buildFiles = (build) => [WASM_BUILDS[build].glue, WASM_BUILDS[build].wasm, ...WASM_BUILDS[build].extra].map((file) => `pkg/${file}`);
 const PRECACHE = [
   "./", "index.html", "app.js", "worker.js", "lib/model-loader.js", "lib/errors.js", "lib/input.js", "lib/wasm-builds.js",
   "style.css", ...buildFiles(fastestWasmBuild()), "model.json", "models/manifest.json",

@@ -19,7 +19,7 @@ import {
   modelFolderUrl,
 } from "./lib/model-loader.js";
 import { SightlineError } from "./lib/errors.js";
-import { WASM_BUILDS, fastestWasmBuild } from "./lib/wasm-builds.js";
+import { WASM_BUILDS, startWasm } from "./lib/wasm-builds.js";
 
 const FEATURES = ["tags", "smartCrops", "people", "color", "categories"];
 /** Features answered from the tags file: off for a model loaded without one. */
@@ -48,15 +48,13 @@ const embeddings = new Map();
 let wasmReady = null;
 /** The instantiated module's exports (SiglipModel, previewPng, ...), once `wasmReady` resolves. */
 let wasm = null;
-/** The module that runs (lib/wasm-builds.js): {build, int8Kernel}, sent with "ready". */
+/** The module that runs (lib/wasm-builds.js): {build, int8Kernel, threads}, sent with "ready". */
 let runtime = null;
-const initWasm = () => (wasmReady ??= (async () => {
-  const build = fastestWasmBuild();
-  const glue = await import(`./pkg/${WASM_BUILDS[build].glue}`);
-  await glue.default();
-  wasm = glue;
-  runtime = { build, int8Kernel: glue.int8Kernel() };
-})().catch((error) => {
+/** The fastest module this browser runs: on a pool of workers where the page is cross-origin isolated. */
+const initWasm = () => (wasmReady ??= startWasm((build) => import(`./pkg/${WASM_BUILDS[build].glue}`)).then((started) => {
+  wasm = started.glue;
+  runtime = started.runtime;
+}).catch((error) => {
   wasmReady = null;
   throw error;
 }));

@@ -10,6 +10,7 @@ import zlib from "node:zlib";
 import { readFileSync, mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { serveModels, folderFile, sha256 } from "./model-server.mjs";
+import { withoutIsolation } from "../support/isolation.mjs";
 
 const BASE = process.env.SIGHTLINE_URL ?? "http://127.0.0.1:8765/";
 const SHARED = process.env.SIGHTLINE_SHARED ?? new URL("../../../shared", import.meta.url).pathname;
@@ -52,13 +53,51 @@ test("the page loads the model and says when it is synthetic", async () => {
   await page.screenshot({ path: `${OUT}01-ready.png`, fullPage: true });
 });
 
-test("the page runs the relaxed-SIMD module, with the int8 kernel this CPU allows", async () => {
+test("the page runs the threaded module on every core, with the int8 kernel this CPU allows", async () => {
+  // tests/browser/run serves the page as scripts/serve does: cross-origin isolated. One core has
+  // nothing to split, and the relaxed-SIMD module then runs alone.
+  const { isolated, cores } = await page.evaluate(() => ({ isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency }));
+  assert.equal(isolated, true, "the server sends COOP and COEP");
+  assert.equal(await page.getAttribute("body", "data-wasm-build"), cores > 1 ? "threads" : "relaxed-simd");
+  assert.equal(await page.getAttribute("body", "data-wasm-threads"), String(cores > 1 ? Math.min(cores, 8) : 1));
+  if (cores > 1) assert.match(await page.textContent("#status-text"), new RegExp(`Running on ${Math.min(cores, 8)} threads\\.$`));
   // Chromium has relaxed SIMD; whether V8 computes its dot product exactly (vpdpbusd) depends on
   // the CPU: scripts/test reads its flags (SIGHTLINE_EXPECT_WASM_INT8_KERNEL).
-  assert.equal(await page.getAttribute("body", "data-wasm-build"), "relaxed-simd");
   const kernel = await page.getAttribute("body", "data-int8-kernel");
   assert.equal(kernel, process.env.SIGHTLINE_EXPECT_WASM_INT8_KERNEL ?? kernel);
   assert.match(kernel, /^(relaxed-simd|simd128)$/);
+});
+
+test("served without COOP/COEP the page runs single-threaded, with the same results bit for bit", async () => {
+  const photo = { name: "chelsea.png", type: "image/png", bytes: readFileSync(`${SHARED}/images/photos/chelsea.png`) };
+  /** The Azure JSON of the photo, from a fresh tab; `plain` strips the isolation headers. */
+  const analyse = async (plain) => {
+    const fresh = await browser.newContext({ serviceWorkers: "block" });
+    try {
+      if (plain) await withoutIsolation(fresh);
+      const tab = await fresh.newPage();
+      await tab.goto(BASE);
+      await tab.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+      const build = await tab.getAttribute("body", "data-wasm-build");
+      const payload = [{ ...photo, data: Array.from(photo.bytes) }];
+      await tab.evaluate((items) => {
+        const transfer = new DataTransfer();
+        for (const { name, type, data } of items) transfer.items.add(new File([new Uint8Array(data)], name, { type }));
+        document.querySelector("#drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      }, payload);
+      await tab.waitForFunction(() => document.querySelector(".card .json pre")?.textContent.includes("modelVersion"), null, { timeout: 60_000 });
+      return { build, json: JSON.parse(await tab.locator(".card .json pre").first().textContent()) };
+    } finally {
+      await fresh.close();
+    }
+  };
+  const isolated = await analyse(false);
+  const plain = await analyse(true);
+  assert.equal(plain.build, "relaxed-simd");
+  // The synthetic model tags nothing above the threshold, but its categories carry scores computed
+  // from the embedding, printed to the last bit (the npm tests compare whole embeddings).
+  assert.ok(isolated.json.categories.length > 0 && isolated.json.categories.every((c) => c.score > 0), JSON.stringify(isolated.json));
+  assert.deepEqual(plain.json, isolated.json, `${isolated.build} and ${plain.build} agree`);
 });
 
 test("a dropped photo gets results, faces and the Azure JSON", async () => {
@@ -237,13 +276,17 @@ test("the service worker stores only the app shell, never other same-origin answ
     for (const name of shell) urls.push(...(await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname));
     return { shell, urls };
   });
-  assert.deepEqual(stored.shell, ["sightline-shell-v3"], "one shell cache, older ones dropped");
+  assert.deepEqual(stored.shell, ["sightline-shell-v4"], "one shell cache, older ones dropped");
+  // Only the build this browser runs (threads in an isolated Chromium with two cores or more) is
+  // stored, not the others too.
+  const build = await page.getAttribute("body", "data-wasm-build");
+  const buildFiles = build === "threads"
+    ? ["/pkg/sightline_threads.js", "/pkg/sightline_threads_bg.wasm", "/pkg/sightline_threads_workers.js"]
+    : ["/pkg/sightline_relaxed_simd.js", "/pkg/sightline_relaxed_simd_bg.wasm"];
   const shellFiles = ["/", "/index.html", "/app.js", "/worker.js", "/lib/model-loader.js", "/lib/errors.js", "/lib/input.js",
-    "/lib/wasm-builds.js", "/style.css", "/pkg/sightline_relaxed_simd.js", "/pkg/sightline_relaxed_simd_bg.wasm", "/model.json",
-    "/models/manifest.json"];
+    "/lib/wasm-builds.js", "/style.css", ...buildFiles, "/model.json", "/models/manifest.json"];
   assert.deepEqual(stored.urls.filter((u) => !shellFiles.includes(u)), [], `only the shell is cached: ${stored.urls}`);
-  // Only the build this browser runs (relaxed SIMD in Chromium) is stored, not the other one too.
-  assert.ok(stored.urls.includes("/pkg/sightline_relaxed_simd_bg.wasm"), `${stored.urls}`);
+  for (const file of buildFiles) assert.ok(stored.urls.includes(file), `${file} in ${stored.urls}`);
 });
 
 test("a model file that fails its sha256 is refused and not cached", async () => {

@@ -8,6 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { serve, launchChromium } from "./server.mjs";
+import { withoutIsolation } from "../support/isolation.mjs";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SHARED = process.env.SIGHTLINE_SHARED ?? new URL("../../../shared", import.meta.url).pathname;
@@ -56,13 +57,74 @@ test("the analyzer describes its model", async () => {
   assert.equal(model.descriptor.image_size, 224);
 });
 
-test("the package loads the relaxed-SIMD module in Chromium, with the int8 kernel this CPU allows", async () => {
-  const runtime = await page.evaluate(() => window.analyzer.runtime);
-  assert.equal(runtime.build, "relaxed-simd");
+test("in a cross-origin isolated page the package runs the threaded module, on every core", async () => {
+  const { runtime, cores, isolated } = await page.evaluate(() => ({ runtime: window.analyzer.runtime, cores: navigator.hardwareConcurrency, isolated: crossOriginIsolated }));
+  assert.equal(isolated, true, "tests/npm/server.mjs sends COOP and COEP");
+  // One core has nothing to split: the relaxed-SIMD module then runs alone.
+  const threaded = cores > 1;
+  assert.deepEqual({ ...runtime, int8Kernel: undefined }, { build: threaded ? "threads" : "relaxed-simd", threads: threaded ? Math.min(cores, 8) : 1, int8Kernel: undefined });
   // scripts/test reads the CPU's flags: V8 computes the relaxed dot exactly only with AVX-VNNI.
   assert.equal(runtime.int8Kernel, process.env.SIGHTLINE_EXPECT_WASM_INT8_KERNEL ?? runtime.int8Kernel);
-  assert.ok(server.requests.some((p) => p.endsWith("/pkg/sightline_relaxed_simd_bg.wasm")), server.requests.join(" "));
-  assert.ok(!server.requests.some((p) => p.endsWith("/pkg/sightline_bg.wasm")), "the SIMD128 module is not downloaded too");
+  const wasm = server.requests.filter((p) => p.endsWith(".wasm"));
+  assert.deepEqual(wasm, [threaded ? "/npm/pkg/sightline_threads_bg.wasm" : "/npm/pkg/sightline_relaxed_simd_bg.wasm"], "only the module that runs is downloaded");
+  // The pool's workers start from the package's worker script (a blob of it: wasm-bindgen-rayon).
+  if (threaded) assert.ok(server.requests.includes("/npm/pkg/sightline_threads_workers.js"), server.requests.join(" "));
+});
+
+/** The embedding of a photo and the runtime, from a new analyzer in `tab` with `options`. */
+async function embedWith(tab, options) {
+  return tab.evaluate(async ({ model, options }) => {
+    const { createAnalyzer } = await import("/npm/index.js");
+    const analyzer = await createAnalyzer({ model, ...options });
+    try {
+      return { runtime: analyzer.runtime, embedding: Array.from(await analyzer.embedImage("/images/photos/chelsea.png")) };
+    } finally {
+      analyzer.dispose();
+    }
+  }, { model: MODEL, options });
+}
+
+test("every module gives the same embedding bit for bit: threads, threads: 1, a page that is not isolated", async () => {
+  const threaded = await page.evaluate(async () => Array.from(await window.analyzer.embedImage("/images/photos/chelsea.png")));
+  const one = await embedWith(page, { threads: 1 });
+  assert.deepEqual({ ...one.runtime, int8Kernel: undefined }, { build: "relaxed-simd", threads: 1, int8Kernel: undefined });
+  assert.deepEqual(one.embedding, threaded);
+  // The same page served without COOP/COEP: no SharedArrayBuffer, so no threads.
+  const plain = await browser.newContext({ serviceWorkers: "block" });
+  try {
+    await withoutIsolation(plain);
+    const tab = await plain.newPage();
+    await tab.goto(`${server.url}esm.html`);
+    assert.equal(await tab.evaluate(() => crossOriginIsolated), false);
+    const single = await embedWith(tab, {});
+    assert.equal(single.runtime.build, "relaxed-simd");
+    assert.deepEqual(single.embedding, threaded);
+  } finally {
+    await plain.close();
+  }
+});
+
+test("where the pool's workers cannot start, the relaxed-SIMD module runs and runtime.fallback says why", async () => {
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  if (cores < 2) return;
+  const fresh = await browser.newContext({ serviceWorkers: "block" });
+  try {
+    // The glue imports the worker script once; each pool worker then fetches it again as a blob
+    // (wasm-bindgen-rayon). Refuse those fetches, as a strict CSP or a broken bundle would.
+    let served = 0;
+    await fresh.route("**/pkg/sightline_threads_workers.js", (route) => (served++ === 0 ? route.continue() : route.abort("blockedbyclient")));
+    const tab = await fresh.newPage();
+    await tab.goto(`${server.url}esm.html`);
+    const { runtime, embedding } = await embedWith(tab, {});
+    assert.equal(runtime.build, "relaxed-simd", JSON.stringify(runtime));
+    assert.equal(runtime.threads, 1);
+    assert.match(runtime.fallback, /the threaded module could not start its pool/);
+    assert.ok(served >= 2, `the workers asked for their script (${served} requests)`);
+    const threaded = await page.evaluate(async () => Array.from(await window.analyzer.embedImage("/images/photos/chelsea.png")));
+    assert.deepEqual(embedding, threaded);
+  } finally {
+    await fresh.close();
+  }
 });
 
 test("every input type gives the same image", async () => {
@@ -157,6 +219,7 @@ test("errors are SightlineErrors with stable codes and Azure's body", async () =
       feature: await catching(window.analyzer.analyze("/images/photos/coffee.png", { features: ["caption"] })),
       missing: await catching(window.analyzer.analyze("/images/no-such.png")),
       unknownModel: await catching(window.sightline.createAnalyzer({ model: { manifest: "/models/manifest.json", name: "nope" } })),
+      threads: await catching(window.sightline.createAnalyzer({ model: { manifest: "/models/manifest.json" }, threads: 0 })),
       stillWorks: (await window.analyzer.analyze("/images/photos/coffee.png")).metadata.width > 0,
     };
   });
@@ -166,6 +229,8 @@ test("errors are SightlineErrors with stable codes and Azure's body", async () =
   assert.equal(out.missing.code, "InvalidImageUrl");
   assert.match(out.missing.message, /HTTP 404/);
   assert.equal(out.unknownModel.code, "UnknownModel");
+  assert.equal(out.threads.code, "InvalidOptions");
+  assert.match(out.threads.message, /threads must be "auto" or a whole number of at least 1, got 0/);
   assert.equal(out.stillWorks, true, "an error does not break the analyzer");
 });
 
@@ -234,12 +299,15 @@ test("a file failing its sha256 is refused and not cached", async () => {
 test("worker: false runs in the page, and dispose rejects later calls", async () => {
   const out = await page.evaluate(async (model) => {
     const local = await window.sightline.createAnalyzer({ model, worker: false });
+    const build = local.runtime.build;
     const tags = (await local.analyze("/images/photos/coffee.png", { tagThreshold: 0, maxTags: 3 })).tagsResult.values.length;
     const pending = local.analyze("/images/photos/coffee.png").then(() => "ran", (e) => e.code);
     local.dispose();
     const after = await local.analyze("/images/photos/coffee.png").then(() => "ran", (e) => e.code);
-    return { tags, pending: await pending, after, disposed: local.disposed };
+    return { build, tags, pending: await pending, after, disposed: local.disposed };
   }, MODEL);
+  // The page's own thread may not block on a pool: single-threaded there, whatever the isolation.
+  assert.equal(out.build, "relaxed-simd");
   assert.equal(out.tags, 3);
   assert.equal(out.pending, "AnalyzerDisposed");
   assert.equal(out.after, "AnalyzerDisposed");
@@ -254,7 +322,7 @@ test("inside the caller's own Web Worker", async () => {
       const result = await analyzer.analyze("${location.origin}/images/photos/chelsea.png");
       const bitmap = await createImageBitmap(await (await fetch("${location.origin}/images/photos/chelsea.png")).blob());
       const fromBitmap = await analyzer.analyze(bitmap);
-      postMessage({ metadata: result.metadata, bitmap: fromBitmap.metadata });`;
+      postMessage({ metadata: result.metadata, bitmap: fromBitmap.metadata, runtime: analyzer.runtime, cores: navigator.hardwareConcurrency });`;
     const worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })), { type: "module" });
     return new Promise((resolve, reject) => {
       worker.onmessage = ({ data }) => resolve(data);
@@ -263,6 +331,8 @@ test("inside the caller's own Web Worker", async () => {
   }, MODEL);
   assert.ok(out.metadata.width > 0);
   assert.deepEqual(out.bitmap, out.metadata);
+  // The caller's worker runs the engine in place, on a pool of its own where the page is isolated.
+  assert.equal(out.runtime.build, out.cores > 1 ? "threads" : "relaxed-simd", JSON.stringify(out.runtime));
 });
 
 test("<sightline-analyzer> in two lines of HTML: drop a photo, see its labels", async () => {

@@ -42,8 +42,12 @@ test("the app loads the synthetic model in the package's worker", async () => {
   // The model files came from the app's /models/, and the worker is a separate script Vite emitted.
   assert.ok(server.requests.includes("/models/siglip-test-tiny/onnx/vision_model_quantized.onnx"), server.requests.join(" "));
   assert.ok(server.requests.some((p) => /^\/assets\/worker-.*\.js$/.test(p)), "the worker chunk was loaded");
-  // Vite shipped both modules (engine.js names each with a literal URL); this Chromium loads the relaxed-SIMD one.
-  assert.ok(server.requests.some((p) => /^\/assets\/sightline_relaxed_simd_bg-.*\.wasm$/.test(p)), server.requests.join(" "));
+  // Vite shipped every module (engine.js names each with a literal URL); this Chromium, on a
+  // cross-origin isolated page with more than one core, runs the threaded one.
+  const threaded = (await page.evaluate(() => navigator.hardwareConcurrency)) > 1;
+  assert.equal(await page.getAttribute("body", "data-wasm-build"), threaded ? "threads" : "relaxed-simd");
+  const wasm = threaded ? /^\/assets\/sightline_threads_bg-.*\.wasm$/ : /^\/assets\/sightline_relaxed_simd_bg-.*\.wasm$/;
+  assert.ok(server.requests.some((p) => wasm.test(p)), server.requests.join(" "));
   assert.equal(await page.isHidden("#model-progress"), true, "the progress bar is hidden once ready");
 });
 

@@ -30,10 +30,18 @@ test("the tarball holds the runtime files and nothing else", () => {
   const expected = [
     "README.md", "element.d.ts", "element.js", "engine.js", "errors.js", "index.d.ts", "index.js", "input.js",
     "manifest.js", "model-loader.js", "package.json", "pkg/sightline.js", "pkg/sightline_bg.wasm",
-    "pkg/sightline_relaxed_simd_bg.wasm", "wasm-builds.js", "worker.js",
+    "pkg/sightline_relaxed_simd.js", "pkg/sightline_relaxed_simd_bg.wasm", "pkg/sightline_threads.js",
+    "pkg/sightline_threads_bg.wasm", "pkg/sightline_threads_workers.js", "wasm-builds.js", "worker.js",
   ];
   assert.deepEqual(files, expected);
   for (const f of files) assert.doesNotMatch(f, /\.(onnx|sltags|png|jpe?g|tif|rs|safetensors)$|models\/|tests?\//, `no model or test data: ${f}`);
+});
+
+test("every WebAssembly build the package can pick is packed whole", async () => {
+  const { WASM_BUILDS } = await import(join(PACKAGE, "wasm-builds.js"));
+  for (const [build, { glue, wasm, extra }] of Object.entries(WASM_BUILDS)) {
+    for (const file of [glue, wasm, ...extra]) assert.ok(files.includes(`pkg/${file}`), `${build}: pkg/${file} is packed`);
+  }
 });
 
 test("package.json: ES module, types, version from Cargo.toml, every export present", () => {

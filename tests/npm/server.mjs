@@ -3,7 +3,9 @@
 // package as built at /npm/, the shared test images at /images/, and a bare HTML page at
 // /esm.html for loading the package with a plain <script type="module">, and two hostile image
 // URLs (/endless.png, /declared-huge.png). Every request path is
-// recorded in `requests`, so tests can check what was (and was not) downloaded.
+// recorded in `requests`, so tests can check what was (and was not) downloaded. Every response is
+// cross-origin isolated, as the package's README asks apps to serve their pages (COOP same-origin,
+// COEP credentialless), so the package runs its threaded module.
 
 import { createServer } from "node:http";
 import { createReadStream, statSync } from "node:fs";
@@ -47,6 +49,8 @@ export async function serve(roots) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     requests.push(path);
+    res.setHeader("cross-origin-opener-policy", "same-origin");
+    res.setHeader("cross-origin-embedder-policy", "credentialless");
     if (path === "/endless.png") {
       // A hostile image server: no Content-Length, and bytes until the client stops reading
       // (bounded at 256 MB, so the test server never runs forever).

@@ -39,6 +39,8 @@ analyzerReady.then(
       ? `Tagging with ${analyzer.model.name}: a synthetic test model, so its tags are meaningless.`
       : `Tagging with ${analyzer.model.name}.`;
     document.body.dataset.analyzer = "ready";
+    // "threads" where the page is cross-origin isolated (vite.config.js sends the headers).
+    document.body.dataset.wasmBuild = analyzer.runtime.build;
   },
   (error) => {
     status.textContent = `Tags are unavailable: ${error.message} [${error.code ?? error.name}]`;

@@ -13,8 +13,11 @@ export async function tagPhoto(file: File, canvas: HTMLCanvasElement, img: HTMLI
     onProgress: (p) => progress.push(p),
     cache: true,
     worker: true,
+    threads: "auto",
   });
   const info: ModelInfo = analyzer.model;
+  const pool: number = analyzer.runtime.threads;
+  const threaded: boolean = analyzer.runtime.build === "threads";
   const dim: number = info.embeddingDim;
 
   const controller = new AbortController();
@@ -68,6 +71,8 @@ export async function tagPhoto(file: File, canvas: HTMLCanvasElement, img: HTMLI
   const wrong: Float32Array[] = await analyzer.embedText("a cat");
   // @ts-expect-error an unknown option of createAnalyzer
   await createAnalyzer({ modle: "x" });
+  // @ts-expect-error threads is a count or "auto"
+  await createAnalyzer({ threads: "all" });
 
-  return [...tags, String(crop?.w), String(faces.length), String(dim), CACHE_NAME, String(one.length + many.length + scores.length + perImage.length + progress.length + wrong.length)];
+  return [...tags, String(crop?.w), String(faces.length), String(dim), String(pool), String(threaded), CACHE_NAME, String(one.length + many.length + scores.length + perImage.length + progress.length + wrong.length)];
 }
