@@ -10,7 +10,7 @@
 
 import { readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../tests/npm/server.mjs";
 
 const [url, runsArg, ...images] = process.argv.slice(2);
 if (!url || !images.length) {
@@ -19,11 +19,8 @@ if (!url || !images.length) {
 }
 const runs = Number(runsArg);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"], // launch() gives every run a fresh temporary profile
-});
+// Headless Debian Chromium with a fresh temporary profile, launched as the package tests do.
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   page.on("pageerror", (e) => console.error("page error:", e));

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use sightline::ocr::{OcrEngine, OcrFiles};
+use sightline::ocr::OcrEngine;
 use sightline::FaceDetector;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,15 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: bench_local RUNS PPOCR_DIR YUNET_FILE IMAGE...".into());
     };
     let runs: usize = runs.parse()?;
-    let dir = Path::new(ppocr);
-    let read = |name: &str| std::fs::read(dir.join(name));
-    let (det, rec, keys, cls) = (
-        read(OcrFiles::DETECTOR)?,
-        read(OcrFiles::RECOGNIZER)?,
-        read(OcrFiles::DICTIONARY)?,
-        read(OcrFiles::ORIENTATION)?,
-    );
-    let ocr = OcrEngine::load(OcrFiles { detector: &det, recognizer: &rec, dictionary: &keys, orientation: Some(&cls) })?;
+    let ocr = OcrEngine::load_dir(Path::new(ppocr))?;
     let faces = FaceDetector::load(&std::fs::read(yunet)?)?;
 
     for image in images {

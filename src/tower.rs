@@ -226,18 +226,23 @@ impl Tower {
     /// Run once on `input` as [`Tower::run`] does, timing every node with `clock` (milliseconds
     /// from any origin: `Instant` natively, `performance.now()` in a browser).
     pub(crate) fn profile(&self, input: Tensor, clock: &dyn Fn() -> f64) -> Result<Vec<NodeTime>> {
-        let mut state = self.plan.spawn().map_err(SightlineError::inference)?;
-        let mut times = Vec::new();
-        state
-            .run_plan_with_eval(tvec!(input.into()), |ctx, op_state, node, inputs| {
-                let start = clock();
-                let outputs = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
-                times.push(NodeTime { op: node.op().name().to_string(), node: node.name.clone(), ms: clock() - start });
-                outputs
-            })
-            .map_err(SightlineError::inference)?;
-        Ok(times)
+        profile_plan(&self.plan, input, clock)
     }
+}
+
+/// Run `plan` once on `input`, timing every node with `clock` (milliseconds from any origin).
+pub(crate) fn profile_plan(plan: &Arc<TypedRunnableModel>, input: Tensor, clock: &dyn Fn() -> f64) -> Result<Vec<NodeTime>> {
+    let mut state = plan.spawn().map_err(SightlineError::inference)?;
+    let mut times = Vec::new();
+    state
+        .run_plan_with_eval(tvec!(input.into()), |ctx, op_state, node, inputs| {
+            let start = clock();
+            let outputs = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
+            times.push(NodeTime { op: node.op().name().to_string(), node: node.name.clone(), ms: clock() - start });
+            outputs
+        })
+        .map_err(SightlineError::inference)?;
+    Ok(times)
 }
 
 fn check_input(model: &InferenceModel, kind: TowerKind) -> std::result::Result<(), String> {

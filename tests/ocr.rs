@@ -172,3 +172,35 @@ fn a_wrong_dictionary_is_refused() {
     .unwrap_err();
     assert_eq!(not_onnx.code(), "InvalidModel", "{not_onnx}");
 }
+
+#[test]
+#[cfg_attr(target_arch = "wasm32", ignore = "native only: the wasm run keeps to one page")]
+fn the_profile_accounts_for_every_stage_and_network() {
+    let engine = engine(true);
+    let image = sightline::decode_image(PHOTOTEST).unwrap().rgb;
+    // A clock that advances 1 ms per reading: each stage's laps count the readings inside it.
+    let ticks = std::cell::Cell::new(0.0);
+    let clock = || {
+        ticks.set(ticks.get() + 1.0);
+        ticks.get()
+    };
+    let (lines, profile) = engine.read_lines_profiled(&image, &clock).unwrap();
+    assert_eq!(lines.len(), engine.read_lines(&image).unwrap().len(), "the same lines as without a clock");
+    assert_eq!(profile.lines, lines.len());
+    assert_eq!(profile.detector_shape[..2], [1, 3]);
+    assert!(profile.recognizer_widths.len() >= lines.len(), "one recogniser run per detected line: {profile:?}");
+    let stages = [profile.detector_input_ms, profile.detector_ms, profile.regions_ms, profile.crops_ms, profile.orientation_ms, profile.recognizer_ms, profile.assemble_ms];
+    assert!(stages.iter().all(|&ms| ms >= 1.0), "every stage was timed: {profile:?}");
+    // Every reading of the clock after the first is one lap of one stage.
+    assert_eq!(stages.iter().sum::<f64>(), ticks.get() - 1.0);
+
+    for (network, shape) in [
+        (sightline::ocr::OcrNetwork::Recognizer, (48, 320)),
+        (sightline::ocr::OcrNetwork::Detector, (64, 96)),
+        (sightline::ocr::OcrNetwork::Orientation, (0, 0)),
+    ] {
+        let nodes = engine.profile_network(network, shape, &clock).unwrap();
+        assert!(nodes.iter().any(|n| n.op.contains("MatMul")), "{network:?}: {:?}", nodes.iter().map(|n| &n.op).collect::<Vec<_>>());
+        assert!(nodes.iter().all(|n| n.ms == 1.0), "{network:?}: each node timed once");
+    }
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sightline::analyze::Backend;
 use sightline::azure::ErrorResponse;
-use sightline::ocr::{OcrEngine, OcrFiles};
+use sightline::ocr::OcrEngine;
 use sightline::remote::native::NativeHttpClient;
 use sightline::remote::{analyze_with_services, FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy};
 use sightline::{
@@ -522,15 +522,6 @@ fn classify(model: &SiglipModel, inputs: &[PathBuf], labels: &[String], as_json:
     Ok(ok)
 }
 
-/// The PP-OCRv5 set from a folder `scripts/fetch-models ppocr-v5` filled (the orientation model
-/// is optional). A folder without the models means the feature cannot run here.
-fn load_ocr(dir: &Path) -> Result<OcrEngine, SightlineError> {
-    let file = |name: &str| std::fs::read(dir.join(name)).map_err(|_| SightlineError::OcrModelNotLoaded);
-    let (detector, recognizer, dictionary) = (file(OcrFiles::DETECTOR)?, file(OcrFiles::RECOGNIZER)?, file(OcrFiles::DICTIONARY)?);
-    let orientation = file(OcrFiles::ORIENTATION).ok();
-    OcrEngine::load(OcrFiles { detector: &detector, recognizer: &recognizer, dictionary: &dictionary, orientation: orientation.as_deref() })
-}
-
 /// Analyse one image; errors print Azure's JSON error body (with --json) and exit 1.
 fn analyze_image(
     model_dir: Option<&Path>,
@@ -559,7 +550,7 @@ fn analyze_image(
             _ => None,
         };
         let ocr = match options.uses_ocr_model() {
-            true => Some(load_ocr(&paths.ocr_model)?),
+            true => Some(OcrEngine::load_dir(&paths.ocr_model)?),
             false => None,
         };
         let bytes = read_image_file(image)?;

@@ -16,6 +16,7 @@ use tract_onnx::prelude::*;
 
 use crate::azure::DetectedTextLine;
 use crate::error::{Result, SightlineError};
+pub use crate::tower::NodeTime;
 
 pub use detect::DetectionSettings;
 pub use geometry::Quad;
@@ -86,6 +87,66 @@ pub struct TextWord {
     pub text: String,
     pub confidence: f32,
 }
+
+/// Where one read spent its time, stage by stage (milliseconds from the caller's clock), and how
+/// often each network ran: `OcrEngine::read_lines_profiled`, for `examples/ocr_profile.rs`. A
+/// network's time includes optimising a plan for an input shape it has not seen yet.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReadProfile {
+    /// Scaling the image to the detector's input and normalising it.
+    pub detector_input_ms: f64,
+    /// The detection network.
+    pub detector_ms: f64,
+    /// The probability map to line quads (DB post-processing).
+    pub regions_ms: f64,
+    /// Cutting each line out upright and scaling it to the networks' height.
+    pub crops_ms: f64,
+    /// The orientation classifier, once per line.
+    pub orientation_ms: f64,
+    /// The recognition network, once per line.
+    pub recognizer_ms: f64,
+    /// CTC decoding, word boxes and reading order.
+    pub assemble_ms: f64,
+    /// The detector's input, [batch, channels, height, width].
+    pub detector_shape: [usize; 4],
+    /// The recogniser's input width of each line, in reading order of detection.
+    pub recognizer_widths: Vec<usize>,
+    /// Lines read (after dropping illegible ones).
+    pub lines: usize,
+}
+
+/// The engine's three networks, for `OcrEngine::profile_network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OcrNetwork {
+    Detector,
+    Orientation,
+    Recognizer,
+}
+
+/// A stopwatch on the caller's clock: `lap` gives the milliseconds since the previous lap.
+struct Laps<'a> {
+    clock: &'a dyn Fn() -> f64,
+    last: f64,
+}
+
+impl<'a> Laps<'a> {
+    fn start(clock: &'a dyn Fn() -> f64) -> Laps<'a> {
+        Laps { clock, last: clock() }
+    }
+
+    /// No clock: every lap is 0 (`read` and `read_owned`, which report no profile).
+    fn none() -> Laps<'static> {
+        Laps { clock: &|| 0.0, last: 0.0 }
+    }
+
+    fn lap(&mut self) -> f64 {
+        let now = (self.clock)();
+        let elapsed = now - self.last;
+        self.last = now;
+        elapsed
+    }
+}
+
 
 pub struct OcrEngine {
     detector: PlanCache,
@@ -197,6 +258,16 @@ impl OcrEngine {
         Ok(engine)
     }
 
+    /// The PP-OCRv5 set from a folder `scripts/fetch-models ppocr-v5` filled (the orientation
+    /// model is optional). A folder without the models means the feature cannot run here.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_dir(dir: &std::path::Path) -> Result<OcrEngine> {
+        let file = |name: &str| std::fs::read(dir.join(name)).map_err(|_| SightlineError::OcrModelNotLoaded);
+        let (detector, recognizer, dictionary) = (file(OcrFiles::DETECTOR)?, file(OcrFiles::RECOGNIZER)?, file(OcrFiles::DICTIONARY)?);
+        let orientation = file(OcrFiles::ORIENTATION).ok();
+        OcrEngine::load(OcrFiles { detector: &detector, recognizer: &recognizer, dictionary: &dictionary, orientation: orientation.as_deref() })
+    }
+
     /// The recogniser's class count must be the dictionary's length, or every character would
     /// come out shifted.
     fn check_dictionary(&self) -> Result<()> {
@@ -233,65 +304,120 @@ impl OcrEngine {
         let (dw, dh) = detect::input_size(width, height, &self.settings);
         let input = detect::detector_input(&image, (dw, dh));
         let together = image.as_raw().len() as u64 + (dw * dh) as u64 * DETECTOR_BYTES_PER_PIXEL;
+        let (mut laps, mut profile) = (Laps::none(), ReadProfile::default());
         let (regions, image) = if together > crate::decode::DECODE_MEMORY_BUDGET {
             drop(image);
-            let regions = self.detect(input, (dw, dh), (width, height))?;
+            let regions = self.detect(input, (dw, dh), (width, height), &mut laps, &mut profile)?;
             release_free_memory();
             (regions, reload()?)
         } else {
-            (self.detect(input, (dw, dh), (width, height))?, image)
+            (self.detect(input, (dw, dh), (width, height), &mut laps, &mut profile)?, image)
         };
-        let lines = self.recognize(&image, regions)?;
+        let lines = self.recognize(&image, regions, &mut laps, &mut profile)?;
         Ok(lines.iter().map(|line| layout::to_azure(line, width, height)).collect())
     }
 
     /// Every text line of the image, in reading order, with float quads.
     pub fn read_lines(&self, image: &RgbImage) -> Result<Vec<TextLine>> {
+        self.read_timed(image, &mut Laps::none()).map(|(lines, _)| lines)
+    }
+
+    /// `read_lines`, with where its time went, stage by stage, on `clock` (milliseconds from
+    /// any origin: `Instant` natively, `performance.now()` in a browser).
+    pub fn read_lines_profiled(&self, image: &RgbImage, clock: &dyn Fn() -> f64) -> Result<(Vec<TextLine>, ReadProfile)> {
+        self.read_timed(image, &mut Laps::start(clock))
+    }
+
+    fn read_timed(&self, image: &RgbImage, laps: &mut Laps<'_>) -> Result<(Vec<TextLine>, ReadProfile)> {
+        let mut profile = ReadProfile::default();
         let (iw, ih) = (image.width(), image.height());
         let (dw, dh) = detect::input_size(iw, ih, &self.settings);
-        let regions = self.detect(detect::detector_input(image, (dw, dh)), (dw, dh), (iw, ih))?;
-        self.recognize(image, regions)
+        let input = detect::detector_input(image, (dw, dh));
+        profile.detector_input_ms = laps.lap();
+        let regions = self.detect(input, (dw, dh), (iw, ih), laps, &mut profile)?;
+        let lines = self.recognize(image, regions, laps, &mut profile)?;
+        profile.lines = lines.len();
+        Ok((lines, profile))
     }
 
     /// The text regions the detector finds in its `dw × dh` input, as quads on the `iw × ih` image.
-    fn detect(&self, input: Vec<f32>, (dw, dh): (usize, usize), (iw, ih): (u32, u32)) -> Result<Vec<Quad>> {
-        let (shape, prob) = self.detector.run(input, [1, 3, dh, dw])?;
+    fn detect(
+        &self,
+        input: Vec<f32>,
+        (dw, dh): (usize, usize),
+        (iw, ih): (u32, u32),
+        laps: &mut Laps<'_>,
+        profile: &mut ReadProfile,
+    ) -> Result<Vec<Quad>> {
+        profile.detector_shape = [1, 3, dh, dw];
+        let (shape, prob) = self.detector.run(input, profile.detector_shape)?;
+        profile.detector_ms = laps.lap();
         if shape.iter().product::<usize>() != dw * dh {
             return Err(SightlineError::inference(format!("the text detector returned {shape:?} for a {dw}×{dh} input")));
         }
         let (sx, sy) = (iw as f32 / dw as f32, ih as f32 / dh as f32);
-        Ok(detect::text_regions(&prob, dw, dh, &self.settings)
+        let quads = detect::text_regions(&prob, dw, dh, &self.settings)
             .into_iter()
             .map(|region| region.quad.scaled(sx, sy).clamped(iw as f32, ih as f32))
             .filter(|quad| quad.width() >= 2.0 && quad.height() >= 2.0)
-            .collect())
+            .collect();
+        profile.regions_ms = laps.lap();
+        Ok(quads)
     }
 
     /// Recognise each region's text, in reading order.
-    fn recognize(&self, image: &RgbImage, regions: Vec<Quad>) -> Result<Vec<TextLine>> {
+    fn recognize(&self, image: &RgbImage, regions: Vec<Quad>, laps: &mut Laps<'_>, profile: &mut ReadProfile) -> Result<Vec<TextLine>> {
         let mut lines = Vec::new();
         for quad in regions {
-            if let Some(line) = self.read_line(image, quad)? {
+            if let Some(line) = self.read_line(image, quad, laps, profile)? {
                 lines.push(line);
             }
         }
-        Ok(layout::reading_order(lines))
+        let lines = layout::reading_order(lines);
+        profile.assemble_ms += laps.lap();
+        Ok(lines)
     }
 
     /// Read one detected region; `None` when nothing legible is in it.
-    fn read_line(&self, image: &RgbImage, mut quad: Quad) -> Result<Option<TextLine>> {
+    fn read_line(&self, image: &RgbImage, mut quad: Quad, laps: &mut Laps<'_>, profile: &mut ReadProfile) -> Result<Option<TextLine>> {
         let mut crop = LineCrop::cut(image, &quad);
-        if self.is_upside_down(&crop)? {
+        profile.crops_ms += laps.lap();
+        let upside_down = self.is_upside_down(&crop)?;
+        profile.orientation_ms += laps.lap();
+        if upside_down {
             crop = crop.rotated_180();
             quad = quad.rotated_180();
         }
         let (input, width, text_width) = crop.to_input(LINE_HEIGHT, MIN_LINE_WIDTH, LINE_WIDTH_STEP, MAX_LINE_WIDTH);
+        profile.crops_ms += laps.lap();
         let (shape, probs) = self.recognizer.run(input, [1, 3, LINE_HEIGHT, width])?;
+        profile.recognizer_ms += laps.lap();
+        profile.recognizer_widths.push(width);
         let (steps, classes) = (shape[1], shape[2]);
         let chars = ctc_greedy(&probs, classes, &self.charset);
         // Time step → fraction of the crop's length (the text fills `text_width` of `width`).
         let step_width = width as f32 / steps.max(1) as f32 / text_width as f32;
-        Ok(layout::assemble(quad, &chars, step_width).filter(|line| line.confidence >= MIN_LINE_CONFIDENCE))
+        let line = layout::assemble(quad, &chars, step_width).filter(|line| line.confidence >= MIN_LINE_CONFIDENCE);
+        profile.assemble_ms += laps.lap();
+        Ok(line)
+    }
+
+    /// Every node of one network's plan for a `height × width` input (the orientation classifier
+    /// has one fixed size and ignores them), timed once with `clock` after a warm-up run, on a
+    /// constant input: where that network's time goes, per operator (`examples/ocr_profile.rs`).
+    pub fn profile_network(&self, network: OcrNetwork, (height, width): (usize, usize), clock: &dyn Fn() -> f64) -> Result<Vec<NodeTime>> {
+        let (plan, shape) = match network {
+            OcrNetwork::Detector => (self.detector.plan([1, 3, height, width])?, [1, 3, height, width]),
+            OcrNetwork::Recognizer => (self.recognizer.plan([1, 3, height, width])?, [1, 3, height, width]),
+            OcrNetwork::Orientation => {
+                let plan = self.orientation.clone().ok_or_else(|| SightlineError::inference("no orientation model is loaded"))?;
+                let (ow, oh) = ORIENTATION_SIZE;
+                (plan, [1, 3, oh, ow])
+            }
+        };
+        let input = || Tensor::zero::<f32>(&shape).map_err(SightlineError::inference);
+        crate::tower::profile_plan(&plan, input()?, &|| 0.0)?;
+        crate::tower::profile_plan(&plan, input()?, clock)
     }
 
     fn is_upside_down(&self, crop: &LineCrop) -> Result<bool> {

@@ -1,0 +1,101 @@
+// Local OCR in one headless Chromium page, Sightline against Tesseract.js, image by image: the
+// measurement scripts/bench-ocr reports (and bench/ocr-latest.json holds).
+//
+//   node bench/ocr.mjs URL RUNS IMAGE...
+//
+// URL serves a directory (scripts/bench-ocr builds it) with the page's single-threaded release
+// wasm in pkg/, js/wasm-builds.js, the repository's models/, the images under images/, and
+// Tesseract.js 6 from bench/node_modules: tesseract/ (its dist), tesseract-core/ (tesseract.js-core)
+// and tesseract-data/ (@tesseract.js-data/eng's 4.0.0_best_int, the model Tesseract.js fetches by
+// default). Both engines are loaded once and timed alone; then, per image, each engine's first
+// call (Sightline optimises its networks for each new input shape), one untimed warm-up each, and
+// RUNS runs interleaved (Sightline, Tesseract.js, Sightline, ...). The encoded file goes in as it
+// is: decoding is part of both engines' work. Prints one JSON object for the engines ("load") and
+// one per image ("image"), with the text each engine read.
+
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { launchChromium } from "../tests/npm/server.mjs";
+
+const [url, runsArg, ...images] = process.argv.slice(2);
+if (!url || !images.length) {
+  console.error("usage: node bench/ocr.mjs URL RUNS IMAGE...");
+  process.exit(2);
+}
+const runs = Number(runsArg);
+const log = (message) => console.error(`bench-ocr: ${message}`);
+
+// Headless Debian Chromium with a fresh temporary profile, launched as the package tests do.
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e));
+  page.on("console", (m) => m.type() === "error" && console.error("console:", m.text()));
+  await page.goto(url);
+  const load = await page.evaluate(async () => {
+    const get = async (path) => new Uint8Array(await (await fetch(path)).arrayBuffer());
+    const { WASM_BUILDS, fastestWasmBuild } = await import("./wasm-builds.js");
+    // This page's own thread: the single-threaded module the browser runs best.
+    const build = fastestWasmBuild();
+    let start = performance.now();
+    const glue = await import(`./pkg/${WASM_BUILDS[build].glue}`);
+    await glue.default();
+    // A SigLIP model is the wasm API's entry point today; read never runs it.
+    const tiny = "models/siglip-test-tiny/";
+    const model = new glue.SiglipModel(await get(`${tiny}sightline.json`), await get(`${tiny}onnx/vision_model_quantized.onnx`));
+    const ocr = "models/ppocr-v5/";
+    model.loadOcrModel(await get(`${ocr}ppocrv5_det.onnx`), await get(`${ocr}ppocrv5_rec.onnx`),
+      await get(`${ocr}ppocr_keys_v5.txt`), await get(`${ocr}ppocrv5_cls.onnx`));
+    const sightlineMs = performance.now() - start;
+
+    start = performance.now();
+    const { createWorker } = (await import("./tesseract/tesseract.esm.min.js")).default;
+    // OEM 1: the LSTM recogniser only, Tesseract.js's default; no cache, so this is a real load.
+    const tesseract = await createWorker("eng", 1, {
+      workerPath: new URL("tesseract/worker.min.js", location.href).href,
+      corePath: new URL("tesseract-core/", location.href).href,
+      langPath: new URL("tesseract-data", location.href).href,
+      cacheMethod: "none",
+      gzip: true,
+    });
+    const peerMs = performance.now() - start;
+    window.engines = {
+      sightline: async (bytes) => (await model.analyze(bytes, { features: ["read"] })).readResult.content ?? "",
+      peer: async (bytes) => (await tesseract.recognize(new Blob([bytes]))).data.text,
+    };
+    return { type: "load", build, int8Kernel: glue.int8Kernel(), sightline_ms: sightlineMs, peer_ms: peerMs, peer: "Tesseract.js 6.0.1 (eng 4.0.0_best_int)", userAgent: navigator.userAgent };
+  });
+  console.log(JSON.stringify(load));
+  for (const image of images) {
+    log(`${basename(image)}: ${runs} runs each`);
+    const bytes = Array.from(readFileSync(image));
+    const result = await page.evaluate(async ({ bytes, runs }) => {
+      const data = new Uint8Array(bytes);
+      const time = async (engine) => {
+        const start = performance.now();
+        const text = await window.engines[engine](data);
+        return { ms: performance.now() - start, text };
+      };
+      const first = { sightline: await time("sightline"), peer: await time("peer") };
+      await time("sightline");
+      await time("peer");
+      const samples = { sightline: [], peer: [] };
+      let texts = {};
+      for (let run = 0; run < runs; run++) {
+        for (const engine of ["sightline", "peer"]) {
+          const { ms, text } = await time(engine);
+          samples[engine].push(ms);
+          texts[engine] = text;
+        }
+      }
+      return {
+        sightline_runs_ms: samples.sightline, peer_runs_ms: samples.peer,
+        sightline_first_ms: first.sightline.ms, peer_first_ms: first.peer.ms,
+        sightline_text: texts.sightline, peer_text: texts.peer,
+      };
+    }, { bytes, runs });
+    console.log(JSON.stringify({ type: "image", image, ...result }));
+  }
+} finally {
+  await browser.close();
+}
