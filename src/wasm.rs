@@ -258,13 +258,7 @@ impl WasmSiglipModel {
     /// Give up on a remote feature after this many seconds (retries and polling included).
     #[wasm_bindgen(js_name = setRemoteTimeout)]
     pub fn set_remote_timeout(&mut self, seconds: f64) -> Result<(), JsValue> {
-        if !(seconds.is_finite() && seconds > 0.0) {
-            return Err(js_error(SightlineError::argument("the remote timeout must be a positive number of seconds")));
-        }
-        let total = std::time::Duration::from_secs_f64(seconds);
-        let policy = &mut self.services.policy;
-        policy.total_timeout = total;
-        policy.request_timeout = crate::remote::RetryPolicy::default().request_timeout.min(total);
+        self.services.policy = crate::remote::RetryPolicy::with_total_timeout(seconds).map_err(js_error)?;
         Ok(())
     }
 

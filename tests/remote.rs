@@ -590,6 +590,12 @@ fn cli_takes_the_key_from_the_environment_and_reports_each_error_distinctly() {
     let out = cli(&["--features", "read", "--read-endpoint", "127.0.0.1:9", "--read-key", KEY]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("[RemoteInvalidEndpoint]"), "{}", stderr(&out));
+    // A timeout that is no duration is refused as the user's mistake, never a panic.
+    for timeout in ["0", "1e300", "NaN"] {
+        let out = cli(&["--features", "read", "--read-endpoint", "http://127.0.0.1:9", "--read-key", KEY, "--remote-timeout", timeout]);
+        assert_eq!(out.status.code(), Some(2), "{timeout}: {}", stderr(&out));
+        assert!(stderr(&out).contains("the remote timeout must be a positive number of seconds"), "{timeout}: {}", stderr(&out));
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_sightline"))
         .args(["analyze", "x.png", "--model", "m", "--features", "read", "--read-endpoint", "https://x.example"])
         .env_remove("SIGHTLINE_READ_KEY")

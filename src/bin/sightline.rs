@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 use sightline::analyze::Backend;
 use sightline::azure::ErrorResponse;
@@ -212,13 +211,7 @@ impl RemoteArgs {
             }
             None => None,
         };
-        if !(self.remote_timeout.is_finite() && self.remote_timeout > 0.0) {
-            return Err(SightlineError::InvalidArgument { reason: "--remote-timeout must be a positive number of seconds".into() });
-        }
-        let total = Duration::from_secs_f64(self.remote_timeout);
-        let defaults = RetryPolicy::default();
-        let policy = RetryPolicy { total_timeout: total, request_timeout: defaults.request_timeout.min(total), ..defaults };
-        Ok(RemoteConfig { read, face, policy })
+        Ok(RemoteConfig { read, face, policy: RetryPolicy::with_total_timeout(self.remote_timeout)? })
     }
 }
 

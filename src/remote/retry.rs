@@ -38,6 +38,18 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The default policy with the whole feature limited to `seconds` (the CLI's
+    /// `--remote-timeout`, the wasm API's `setRemoteTimeout`); no single exchange waits longer
+    /// than that either.
+    pub fn with_total_timeout(seconds: f64) -> Result<RetryPolicy> {
+        let total = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|total| !total.is_zero())
+            .ok_or_else(|| SightlineError::argument(format!("the remote timeout must be a positive number of seconds, got {seconds}")))?;
+        let defaults = RetryPolicy::default();
+        Ok(RetryPolicy { total_timeout: total, request_timeout: defaults.request_timeout.min(total), ..defaults })
+    }
+
     /// The wait before retry `retry` (1-based) when the service did not say how long: capped
     /// exponential, with "equal jitter" (half fixed, half random) so waits never collapse to 0.
     pub fn backoff(&self, retry: u32, jitter: f64) -> Duration {
@@ -266,6 +278,21 @@ impl<'a> Call<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_total_timeout_bounds_every_exchange_and_refuses_what_is_not_a_duration() {
+        let four = RetryPolicy::with_total_timeout(4.0).unwrap();
+        assert_eq!((four.total_timeout, four.request_timeout), (Duration::from_secs(4), Duration::from_secs(4)));
+        let long = RetryPolicy::with_total_timeout(300.0).unwrap();
+        assert_eq!((long.total_timeout, long.request_timeout), (Duration::from_secs(300), RetryPolicy::default().request_timeout));
+        assert_eq!(long.max_attempts, RetryPolicy::default().max_attempts);
+        // Duration::from_secs_f64 would panic on the last two: user input never does.
+        for seconds in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+            let error = RetryPolicy::with_total_timeout(seconds).unwrap_err();
+            assert_eq!(error.code(), "InvalidArgument", "{seconds}");
+            assert!(error.to_string().contains("positive number of seconds"), "{error}");
+        }
+    }
 
     #[test]
     fn backoff_grows_caps_and_keeps_half_fixed() {
