@@ -33,10 +33,10 @@ before(async () => {
 
 after(async () => browser?.close());
 
-/** Drop files on the drop zone with a real DragEvent carrying a DataTransfer of Files. */
-async function drop(files) {
+/** Drop files on the drop zone of `tab` with a real DragEvent carrying a DataTransfer of Files. */
+async function drop(files, tab = page) {
   const payload = files.map(({ name, bytes, type }) => ({ name, type, data: Array.from(bytes) }));
-  await page.evaluate((items) => {
+  await tab.evaluate((items) => {
     const transfer = new DataTransfer();
     for (const { name, type, data } of items) transfer.items.add(new File([new Uint8Array(data)], name, { type }));
     const zone = document.querySelector("#drop-zone");
@@ -79,12 +79,7 @@ test("served without COOP/COEP the page runs single-threaded, with the same resu
       await tab.goto(BASE);
       await tab.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
       const build = await tab.getAttribute("body", "data-wasm-build");
-      const payload = [{ ...photo, data: Array.from(photo.bytes) }];
-      await tab.evaluate((items) => {
-        const transfer = new DataTransfer();
-        for (const { name, type, data } of items) transfer.items.add(new File([new Uint8Array(data)], name, { type }));
-        document.querySelector("#drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
-      }, payload);
+      await drop([photo], tab);
       await tab.waitForFunction(() => document.querySelector(".card .json pre")?.textContent.includes("modelVersion"), null, { timeout: 60_000 });
       return { build, json: JSON.parse(await tab.locator(".card .json pre").first().textContent()) };
     } finally {

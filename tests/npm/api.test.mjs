@@ -71,7 +71,10 @@ test("in a cross-origin isolated page the package runs the threaded module, on e
   if (threaded) assert.ok(server.requests.includes("/npm/pkg/sightline_threads_workers.js"), server.requests.join(" "));
 });
 
-/** The embedding of a photo and the runtime, from a new analyzer in `tab` with `options`. */
+/** The photo's embedding from the shared analyzer (threaded where this machine has two cores). */
+const sharedEmbedding = () => page.evaluate(async () => Array.from(await window.analyzer.embedImage("/images/photos/chelsea.png")));
+
+/** The embedding of the same photo and the runtime, from a new analyzer in `tab` with `options`. */
 async function embedWith(tab, options) {
   return tab.evaluate(async ({ model, options }) => {
     const { createAnalyzer } = await import("/npm/index.js");
@@ -85,7 +88,7 @@ async function embedWith(tab, options) {
 }
 
 test("every module gives the same embedding bit for bit: threads, threads: 1, a page that is not isolated", async () => {
-  const threaded = await page.evaluate(async () => Array.from(await window.analyzer.embedImage("/images/photos/chelsea.png")));
+  const threaded = await sharedEmbedding();
   const one = await embedWith(page, { threads: 1 });
   assert.deepEqual({ ...one.runtime, int8Kernel: undefined }, { build: "relaxed-simd", threads: 1, int8Kernel: undefined });
   assert.deepEqual(one.embedding, threaded);
@@ -120,7 +123,7 @@ test("where the pool's workers cannot start, the relaxed-SIMD module runs and ru
     assert.equal(runtime.threads, 1);
     assert.match(runtime.fallback, /the threaded module could not start its pool/);
     assert.ok(served >= 2, `the workers asked for their script (${served} requests)`);
-    const threaded = await page.evaluate(async () => Array.from(await window.analyzer.embedImage("/images/photos/chelsea.png")));
+    const threaded = await sharedEmbedding();
     assert.deepEqual(embedding, threaded);
   } finally {
     await fresh.close();
