@@ -12,17 +12,26 @@
 // RUNS runs interleaved (Sightline, Tesseract.js, Sightline, ...). The encoded file goes in as it
 // is: decoding is part of both engines' work. Prints one JSON object for the engines ("load") and
 // one per image ("image"), with the text each engine read.
+//
+//   node bench/ocr.mjs --profile URL IMAGE...
+//
+// loads Sightline alone and prints, per image, where its read spends the time (the wasm
+// `profileRead`: the stages of a first and a second call, each network per operator).
 
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { launchChromium } from "../tests/npm/server.mjs";
 
-const [url, runsArg, ...images] = process.argv.slice(2);
-if (!url || !images.length) {
-  console.error("usage: node bench/ocr.mjs URL RUNS IMAGE...");
+const args = process.argv.slice(2);
+const profile = args[0] === "--profile";
+if (profile) args.shift();
+const url = args.shift();
+const runs = profile ? 0 : Number(args.shift());
+const images = args;
+if (!url || !images.length || !(runs >= 0)) {
+  console.error("usage: node bench/ocr.mjs URL RUNS IMAGE... | node bench/ocr.mjs --profile URL IMAGE...");
   process.exit(2);
 }
-const runs = Number(runsArg);
 const log = (message) => console.error(`bench-ocr: ${message}`);
 
 // Headless Debian Chromium with a fresh temporary profile, launched as the package tests do.
@@ -32,7 +41,7 @@ try {
   page.on("pageerror", (e) => console.error("page error:", e));
   page.on("console", (m) => m.type() === "error" && console.error("console:", m.text()));
   await page.goto(url);
-  const load = await page.evaluate(async () => {
+  const load = await page.evaluate(async (profile) => {
     const get = async (path) => new Uint8Array(await (await fetch(path)).arrayBuffer());
     const { WASM_BUILDS, fastestWasmBuild } = await import("./wasm-builds.js");
     // This page's own thread: the single-threaded module the browser runs best.
@@ -47,6 +56,10 @@ try {
     model.loadOcrModel(await get(`${ocr}ppocrv5_det.onnx`), await get(`${ocr}ppocrv5_rec.onnx`),
       await get(`${ocr}ppocr_keys_v5.txt`), await get(`${ocr}ppocrv5_cls.onnx`));
     const sightlineMs = performance.now() - start;
+    if (profile) {
+      window.profileRead = (bytes) => model.profileRead(bytes);
+      return { type: "load", build, int8Kernel: glue.int8Kernel(), sightline_ms: sightlineMs, userAgent: navigator.userAgent };
+    }
 
     start = performance.now();
     const { createWorker } = (await import("./tesseract/tesseract.esm.min.js")).default;
@@ -64,9 +77,15 @@ try {
       peer: async (bytes) => (await tesseract.recognize(new Blob([bytes]))).data.text,
     };
     return { type: "load", build, int8Kernel: glue.int8Kernel(), sightline_ms: sightlineMs, peer_ms: peerMs, peer: "Tesseract.js 6.0.1 (eng 4.0.0_best_int)", userAgent: navigator.userAgent };
-  });
+  }, profile);
   console.log(JSON.stringify(load));
-  for (const image of images) {
+  for (const image of profile ? images : []) {
+    log(`${basename(image)}: profile`);
+    const bytes = Array.from(readFileSync(image));
+    const result = await page.evaluate((bytes) => window.profileRead(new Uint8Array(bytes)), bytes);
+    console.log(JSON.stringify({ type: "profile", image, ...result }));
+  }
+  for (const image of profile ? [] : images) {
     log(`${basename(image)}: ${runs} runs each`);
     const bytes = Array.from(readFileSync(image));
     const result = await page.evaluate(async ({ bytes, runs }) => {

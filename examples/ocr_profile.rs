@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use sightline::ocr::{NodeTime, OcrEngine, OcrNetwork, ReadProfile};
+use sightline::ocr::{per_operator, OcrEngine, OcrNetwork, ReadProfile};
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -96,27 +96,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     shapes.dedup();
     for (network, shape) in shapes {
         let nodes = ocr.profile_network(network, shape, &clock)?;
-        println!("{}", serde_json::json!({ "network": format!("{network:?}"), "input": shape, "total_ms": round(nodes.iter().map(|n| n.ms).sum()), "ops": per_op(&nodes) }));
+        println!("{}", serde_json::json!({ "network": format!("{network:?}"), "input": shape, "total_ms": round(nodes.iter().map(|n| n.ms).sum()), "ops": per_operator(&nodes).into_iter().map(|o| serde_json::json!({ "op": o.op, "ms": round(o.ms), "nodes": o.nodes })).collect::<Vec<_>>() }));
     }
     Ok(())
 }
 
 fn round(ms: f64) -> f64 {
     (ms * 10.0).round() / 10.0
-}
-
-/// Time and node count per operator, the slowest first.
-fn per_op(nodes: &[NodeTime]) -> Vec<serde_json::Value> {
-    let mut ops: Vec<(String, f64, usize)> = Vec::new();
-    for node in nodes {
-        match ops.iter_mut().find(|(op, _, _)| *op == node.op) {
-            Some(entry) => {
-                entry.1 += node.ms;
-                entry.2 += 1;
-            }
-            None => ops.push((node.op.clone(), node.ms, 1)),
-        }
-    }
-    ops.sort_by(|a, b| b.1.total_cmp(&a.1));
-    ops.into_iter().map(|(op, ms, nodes)| serde_json::json!({ "op": op, "ms": round(ms), "nodes": nodes })).collect()
 }

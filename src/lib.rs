@@ -28,8 +28,7 @@ pub mod siglip;
 pub mod smart_crop;
 pub mod tags;
 pub mod tokenizer;
-#[cfg(target_arch = "x86_64")]
-mod tract_routines;
+pub mod tract_routines;
 pub mod v32;
 mod tower;
 

@@ -230,6 +230,30 @@ impl Tower {
     }
 }
 
+/// Time and node count of one operator over a profiled run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OperatorTime {
+    pub op: String,
+    pub nodes: usize,
+    pub ms: f64,
+}
+
+/// `nodes` summed per operator, the slowest first.
+pub fn per_operator(nodes: &[NodeTime]) -> Vec<OperatorTime> {
+    let mut ops: Vec<OperatorTime> = Vec::new();
+    for node in nodes {
+        match ops.iter_mut().find(|entry| entry.op == node.op) {
+            Some(entry) => {
+                entry.ms += node.ms;
+                entry.nodes += 1;
+            }
+            None => ops.push(OperatorTime { op: node.op.clone(), nodes: 1, ms: node.ms }),
+        }
+    }
+    ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    ops
+}
+
 /// Run `plan` once on `input`, timing every node with `clock` (milliseconds from any origin).
 pub(crate) fn profile_plan(plan: &Arc<TypedRunnableModel>, input: Tensor, clock: &dyn Fn() -> f64) -> Result<Vec<NodeTime>> {
     let mut state = plan.spawn().map_err(SightlineError::inference)?;

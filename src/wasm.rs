@@ -220,6 +220,16 @@ impl WasmSiglipModel {
         Ok(())
     }
 
+    /// Where local `read` spends its time on this image, on `performance.now()`: the stages of a
+    /// first and a second call and the networks per operator (`OcrEngine::profile`;
+    /// `scripts/bench-ocr --profile`).
+    #[wasm_bindgen(js_name = profileRead)]
+    pub fn profile_read(&self, image: &[u8]) -> Result<JsValue, JsValue> {
+        let engine = self.ocr.as_ref().ok_or_else(|| js_error(SightlineError::OcrModelNotLoaded))?;
+        let rgb = crate::decode::decode_image(image).map_err(js_error)?.rgb;
+        to_js(&with_page_clock(|clock| engine.profile(&rgb, clock))?.map_err(js_error)?)
+    }
+
     /// Use Document Intelligence Read for `read`: `endpoint` (`https://NAME.cognitiveservices.azure.com`),
     /// `key`, and `apiVersion` `"2024-11-30"` (default) or `"2023-07-31"`. The key stays in this
     /// object's memory and is sent only in the `Ocp-Apim-Subscription-Key` header. Plain `http://`

@@ -175,6 +175,45 @@ fn every_f32_kernel_gives_the_same_bits_as_the_definition() {
     }
 }
 
+/// The tile tract's own f32 products run on (`sgemm::accumulate_tile`) adds to what the tile held,
+/// and gives the definition's sums (to rounding: its fused multiply-add in the relaxed-SIMD
+/// modules rounds once per step).
+#[test]
+fn the_accumulating_f32_tile_adds_the_product() {
+    use sightline_kernels::sgemm::{accumulate_tile, MR, NR};
+    for k in [0usize, 1, 3, 64, 301] {
+        let a: Vec<f32> = pseudo_random(k * MR, 8).map(|v| (v % 2000) as f32 / 700.0 - 1.4).collect();
+        let b: Vec<f32> = pseudo_random(k * NR, 9).map(|v| (v % 2000) as f32 / 900.0 - 1.1).collect();
+        let mut tile = [[0f32; NR]; MR];
+        for (r, row) in tile.iter_mut().enumerate() {
+            for (c, v) in row.iter_mut().enumerate() {
+                *v = (r * NR + c) as f32 - 10.0;
+            }
+        }
+        let start = tile;
+        accumulate_tile(&a, &b, k, &mut tile);
+        for r in 0..MR {
+            for c in 0..NR {
+                let want = (0..k).fold(start[r][c] as f64, |acc, i| acc + a[i * MR + r] as f64 * b[i * NR + c] as f64);
+                let scale: f64 = (0..k).map(|i| (a[i * MR + r] as f64 * b[i * NR + c] as f64).abs()).sum::<f64>() + start[r][c].abs() as f64;
+                assert!((tile[r][c] as f64 - want).abs() <= 1e-6 * scale.max(1.0), "k={k} ({r}, {c}): {} vs {want}", tile[r][c]);
+            }
+        }
+    }
+}
+
+/// tract runs its f32 products with more than one column (every convolution of the OCR and face
+/// networks) on Sightline's 4×8 tile in WebAssembly, and keeps its own kernels natively.
+#[test]
+fn tract_runs_sightline_f32_tile_in_webassembly() {
+    use sightline::tract_routines::{f32_product_kernel, WASM_F32_TILE};
+    for n in [Some(2), Some(8), Some(1000), None] {
+        let chosen = f32_product_kernel(64, 96, n);
+        assert_eq!(chosen.as_deref() == Some(WASM_F32_TILE), cfg!(target_arch = "wasm32"), "n = {n:?}: {chosen:?}");
+    }
+    assert_ne!(f32_product_kernel(64, 96, Some(1)).as_deref(), Some(WASM_F32_TILE), "matrix-vector products stay tract's");
+}
+
 /// The fastest kernel is the one the machine is expected to have, when the test script knows it
 /// (scripts/test reads the CPU's flags): a probe that wrongly refused VNNI or the relaxed dot
 /// product would leave the speed on the table silently.

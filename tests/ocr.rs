@@ -203,4 +203,23 @@ fn the_profile_accounts_for_every_stage_and_network() {
         assert!(nodes.iter().any(|n| n.op.contains("MatMul")), "{network:?}: {:?}", nodes.iter().map(|n| &n.op).collect::<Vec<_>>());
         assert!(nodes.iter().all(|n| n.ms == 1.0), "{network:?}: each node timed once");
     }
+
+    // The whole profile: two reads, then each network at the shapes the first one used, summed
+    // per operator (1 ms per node with this clock).
+    let whole = engine.profile(&image, &clock).unwrap();
+    assert_eq!(whole.first.detector_shape, whole.warm.detector_shape);
+    assert_eq!(whole.first.lines, lines.len());
+    let widest = *whole.first.recognizer_widths.iter().max().unwrap();
+    let inputs: Vec<_> = whole.networks.iter().map(|n| (n.network, n.input)).collect();
+    use sightline::ocr::OcrNetwork::*;
+    assert_eq!(
+        inputs,
+        [(Detector, [whole.first.detector_shape[2], whole.first.detector_shape[3]]), (Recognizer, [48, widest]), (Orientation, [80, 160])]
+    );
+    for network in &whole.networks {
+        let nodes: usize = network.ops.iter().map(|o| o.nodes).sum();
+        assert_eq!(network.total_ms, nodes as f64, "{:?}", network.network);
+        assert!(network.ops.windows(2).all(|w| w[0].ms >= w[1].ms), "slowest first");
+        assert!(network.ops.iter().all(|o| o.ms == o.nodes as f64));
+    }
 }

@@ -16,7 +16,7 @@ use tract_onnx::prelude::*;
 
 use crate::azure::DetectedTextLine;
 use crate::error::{Result, SightlineError};
-pub use crate::tower::NodeTime;
+pub use crate::tower::{per_operator, NodeTime, OperatorTime};
 
 pub use detect::DetectionSettings;
 pub use geometry::Quad;
@@ -116,11 +116,32 @@ pub struct ReadProfile {
 }
 
 /// The engine's three networks, for `OcrEngine::profile_network`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum OcrNetwork {
     Detector,
     Orientation,
     Recognizer,
+}
+
+/// Where reading one image spends its time (`OcrEngine::profile`): the stages of the first call
+/// (which optimises a plan for every input shape not seen yet) and of a second one, and per
+/// operator the networks at the shapes that image used (the detector at its size, the recogniser
+/// at its widest line, the orientation classifier).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OcrProfile {
+    pub first: ReadProfile,
+    pub warm: ReadProfile,
+    pub networks: Vec<NetworkProfile>,
+}
+
+/// One network's profiled run at one input size, summed per operator, the slowest first.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NetworkProfile {
+    pub network: OcrNetwork,
+    /// [height, width] of the input.
+    pub input: [usize; 2],
+    pub total_ms: f64,
+    pub ops: Vec<OperatorTime>,
 }
 
 /// A stopwatch on the caller's clock: `lap` gives the milliseconds since the previous lap.
@@ -418,6 +439,29 @@ impl OcrEngine {
         let input = || Tensor::zero::<f32>(&shape).map_err(SightlineError::inference);
         crate::tower::profile_plan(&plan, input()?, &|| 0.0)?;
         crate::tower::profile_plan(&plan, input()?, clock)
+    }
+
+    /// Where reading `image` spends its time, stage by stage and per operator, on `clock`
+    /// (`scripts/bench-ocr --profile` in the browser; `examples/ocr_profile.rs` natively).
+    pub fn profile(&self, image: &RgbImage, clock: &dyn Fn() -> f64) -> Result<OcrProfile> {
+        let (_, first) = self.read_lines_profiled(image, clock)?;
+        let (_, warm) = self.read_lines_profiled(image, clock)?;
+        let [_, _, height, width] = first.detector_shape;
+        let mut shapes = vec![(OcrNetwork::Detector, (height, width))];
+        if let Some(&widest) = first.recognizer_widths.iter().max() {
+            shapes.push((OcrNetwork::Recognizer, (LINE_HEIGHT, widest)));
+        }
+        if self.orientation.is_some() {
+            shapes.push((OcrNetwork::Orientation, (ORIENTATION_SIZE.1, ORIENTATION_SIZE.0)));
+        }
+        let networks = shapes
+            .into_iter()
+            .map(|(network, shape)| {
+                let nodes = self.profile_network(network, shape, clock)?;
+                Ok(NetworkProfile { network, input: [shape.0, shape.1], total_ms: nodes.iter().map(|n| n.ms).sum(), ops: per_operator(&nodes) })
+            })
+            .collect::<Result<_>>()?;
+        Ok(OcrProfile { first, warm, networks })
     }
 
     fn is_upside_down(&self, crop: &LineCrop) -> Result<bool> {
