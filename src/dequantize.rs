@@ -115,7 +115,9 @@ fn floats(t: &TensorProto) -> Option<Vec<f32>> {
 mod tests {
     use tract_onnx::prelude::Framework;
 
-    use crate::siglip::{ModelFiles, SiglipModel};
+    // The embeddings with f32 weights are checked against onnxruntime in tests/parity.rs
+    // (`f32_weights_stay_near_onnxruntime_int8`), through the public API: no test here reaches
+    // back into siglip.rs, which loads through this module.
 
     const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/siglip-test-tiny");
 
@@ -137,27 +139,5 @@ mod tests {
         for quantizer in graph.node.iter().filter(|n| n.op_type == "DynamicQuantizeLinear") {
             assert!(quantizer.output.iter().any(|o| inputs.contains(&o)), "{} is dead", quantizer.name);
         }
-    }
-
-    #[test]
-    fn f32_weights_give_nearly_the_same_embedding() {
-        let with_flag = |flag: bool| {
-            let mut patched: serde_json::Value = serde_json::from_slice(&read("sightline.json")).unwrap();
-            patched["dequantize_weights"] = flag.into();
-            serde_json::to_vec(&patched).unwrap()
-        };
-        let vision = read("onnx/vision_model_quantized.onnx");
-        let load = |descriptor: &[u8]| {
-            SiglipModel::load(ModelFiles { descriptor, vision_model: &vision, text_model: None, tokenizer: None, ..Default::default() })
-                .unwrap()
-        };
-        let (int8, f32_weights) = (load(&with_flag(false)), load(&with_flag(true)));
-        let size = int8.descriptor().image_size as usize;
-        let pixels: Vec<f32> =
-            (0..3 * size * size).map(|i| (((i * 7919) % 2001) as f64 / 1000.0 - 1.0) as f32).collect();
-        let a = int8.embed_pixel_values(&pixels).unwrap();
-        let b = f32_weights.embed_pixel_values(&pixels).unwrap();
-        let cosine: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!(cosine > 0.999, "cosine {cosine}");
     }
 }

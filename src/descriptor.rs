@@ -5,16 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SightlineError};
-
-/// Resampling filter used to bring images to the model's input size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Resample {
-    /// PIL's BICUBIC (Catmull-Rom, a = -0.5, antialiased when downscaling): SigLIP.
-    Bicubic,
-    /// PIL's BILINEAR (antialiased triangle filter): SigLIP 2.
-    Bilinear,
-}
+use crate::resample::Resample;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

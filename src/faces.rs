@@ -12,7 +12,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::*;
 
-use crate::descriptor::Resample;
+use crate::resample::Resample;
 use crate::error::{Result, SightlineError};
 
 const CANVAS: usize = 640;

@@ -42,7 +42,8 @@ pub use azure::ImageAnalysisResult;
 pub use decode::{decode_image, DecodedImage, DECODE_MEMORY_BUDGET};
 #[cfg(not(target_arch = "wasm32"))]
 pub use decode::read_image_file;
-pub use descriptor::{ModelDescriptor, Resample, DEQUANTIZE_BY_DEFAULT};
+pub use descriptor::{ModelDescriptor, DEQUANTIZE_BY_DEFAULT};
+pub use resample::Resample;
 pub use error::{Result, SightlineError};
 pub use faces::FaceDetector;
 pub use scoring::LabelScore;

@@ -6,7 +6,8 @@
 
 use image::RgbImage;
 
-use crate::descriptor::{ModelDescriptor, Resample};
+use crate::descriptor::ModelDescriptor;
+use crate::resample::Resample;
 
 /// Resize to `size`×`size` as PIL does; returns packed 8-bit RGB.
 pub fn resize_rgb(image: &RgbImage, size: u32, resample: Resample) -> Vec<u8> {

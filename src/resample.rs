@@ -14,7 +14,18 @@
 
 use std::ops::Range;
 
-use crate::descriptor::Resample;
+use serde::{Deserialize, Serialize};
+
+/// Pillow's resampling filter: SigLIP's descriptors name theirs (`sightline.json`'s `resample`);
+/// YuNet and PP-OCR scale their inputs bilinearly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resample {
+    /// PIL's BICUBIC (Catmull-Rom, a = -0.5, antialiased when downscaling): SigLIP.
+    Bicubic,
+    /// PIL's BILINEAR (antialiased triangle filter): SigLIP 2, YuNet, PP-OCR.
+    Bilinear,
+}
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 const HALF: i32 = 1 << (PRECISION_BITS - 1);

@@ -156,7 +156,6 @@ pub fn f32_product_kernel(m: usize, k: usize, n: Option<usize>) -> Option<String
 mod tests {
     use super::*;
     use tract_linalg::mmm::{FusedKerSpec as Op, OutputStoreKer};
-    use tract_onnx::prelude::DatumType;
 
     /// The tile program as tract builds it for a convolution: clear, the product, the per-row
     /// bias and batch norm, a clamp (ReLU6), a residual added, a store into a strided output.
@@ -212,7 +211,7 @@ mod tests {
     #[test]
     fn tract_runs_sightline_softmax() {
         let isa = tract_linalg::isa::native();
-        let chosen = tract_linalg::routines::best_for(tract_linalg::routines::Func::SoftmaxRows, DatumType::F32, &isa).map(|r| r.name());
+        let chosen = tract_linalg::routines::best_for(Func::SoftmaxRows, tract_onnx::prelude::DatumType::F32, &isa).map(|r| r.name());
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             assert_eq!(chosen, Some("sightline_avx2_softmax_rows_f32"));
         }

@@ -57,7 +57,7 @@ pub fn detector_input(image: &RgbImage, (width, height): (usize, usize)) -> Vec<
         image.as_raw(),
         (image.width() as usize, image.height() as usize),
         (width, height),
-        crate::descriptor::Resample::Bilinear,
+        crate::resample::Resample::Bilinear,
     );
     let plane = width * height;
     let mut input = vec![0f32; 3 * plane];

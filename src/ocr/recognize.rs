@@ -77,7 +77,7 @@ impl LineCrop {
             &self.rgb,
             (self.width, self.height),
             (text_width, height),
-            crate::descriptor::Resample::Bilinear,
+            crate::resample::Resample::Bilinear,
         );
         let plane = width * height;
         let mut input = vec![0f32; 3 * plane];
