@@ -79,41 +79,44 @@ try {
     return { type: "load", build, int8Kernel: glue.int8Kernel(), sightline_ms: sightlineMs, peer_ms: peerMs, peer: "Tesseract.js 6.0.1 (eng 4.0.0_best_int)", userAgent: navigator.userAgent };
   }, profile);
   console.log(JSON.stringify(load));
-  for (const image of profile ? images : []) {
-    log(`${basename(image)}: profile`);
-    const bytes = Array.from(readFileSync(image));
-    const result = await page.evaluate((bytes) => window.profileRead(new Uint8Array(bytes)), bytes);
-    console.log(JSON.stringify({ type: "profile", image, ...result }));
-  }
-  for (const image of profile ? [] : images) {
-    log(`${basename(image)}: ${runs} runs each`);
-    const bytes = Array.from(readFileSync(image));
-    const result = await page.evaluate(async ({ bytes, runs }) => {
-      const data = new Uint8Array(bytes);
-      const time = async (engine) => {
-        const start = performance.now();
-        const text = await window.engines[engine](data);
-        return { ms: performance.now() - start, text };
-      };
-      const first = { sightline: await time("sightline"), peer: await time("peer") };
-      await time("sightline");
-      await time("peer");
-      const samples = { sightline: [], peer: [] };
-      let texts = {};
-      for (let run = 0; run < runs; run++) {
-        for (const engine of ["sightline", "peer"]) {
-          const { ms, text } = await time(engine);
-          samples[engine].push(ms);
-          texts[engine] = text;
+  if (profile) {
+    for (const image of images) {
+      log(`${basename(image)}: profile`);
+      const bytes = Array.from(readFileSync(image));
+      const result = await page.evaluate((bytes) => window.profileRead(new Uint8Array(bytes)), bytes);
+      console.log(JSON.stringify({ type: "profile", image, ...result }));
+    }
+  } else {
+    for (const image of images) {
+      log(`${basename(image)}: ${runs} runs each`);
+      const bytes = Array.from(readFileSync(image));
+      const result = await page.evaluate(async ({ bytes, runs }) => {
+        const data = new Uint8Array(bytes);
+        const time = async (engine) => {
+          const start = performance.now();
+          const text = await window.engines[engine](data);
+          return { ms: performance.now() - start, text };
+        };
+        const first = { sightline: await time("sightline"), peer: await time("peer") };
+        await time("sightline");
+        await time("peer");
+        const samples = { sightline: [], peer: [] };
+        let texts = {};
+        for (let run = 0; run < runs; run++) {
+          for (const engine of ["sightline", "peer"]) {
+            const { ms, text } = await time(engine);
+            samples[engine].push(ms);
+            texts[engine] = text;
+          }
         }
-      }
-      return {
-        sightline_runs_ms: samples.sightline, peer_runs_ms: samples.peer,
-        sightline_first_ms: first.sightline.ms, peer_first_ms: first.peer.ms,
-        sightline_text: texts.sightline, peer_text: texts.peer,
-      };
-    }, { bytes, runs });
-    console.log(JSON.stringify({ type: "image", image, ...result }));
+        return {
+          sightline_runs_ms: samples.sightline, peer_runs_ms: samples.peer,
+          sightline_first_ms: first.sightline.ms, peer_first_ms: first.peer.ms,
+          sightline_text: texts.sightline, peer_text: texts.peer,
+        };
+      }, { bytes, runs });
+      console.log(JSON.stringify({ type: "image", image, ...result }));
+    }
   }
 } finally {
   await browser.close();

@@ -51,11 +51,10 @@ pub const WASM_F32_TILE: &str = "sightline_wasm_f32_4x8";
 /// for the tile's rows, columns and `k` steps.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // tract calls it in WebAssembly only
 pub(crate) unsafe fn run_f32_4x8(ops: &[FusedKerSpec<f32>]) -> isize {
-    use sgemm::{Binary::*, Operand};
-    let mut tile: Tile = [[0.0; NR]; MR];
     // Every step is a call into the kernels crate, compiled there at full optimisation (this
     // crate is built for size in the page).
-    let apply = |tile: &mut Tile, op, operand| sgemm::apply(tile, op, operand);
+    use sgemm::{apply, Binary::*, Operand};
+    let mut tile: Tile = [[0.0; NR]; MR];
     // SAFETY (every dereference below): the caller's contract, per step as tract documents it.
     unsafe {
         let rows = |p: *const f32| Operand::PerRow(std::ptr::read_unaligned(p as *const [f32; MR]));

@@ -16,6 +16,8 @@
 pub const MR: usize = 4;
 /// Columns per register tile.
 pub const NR: usize = 8;
+/// An accumulator tile: [`MR`] rows of [`NR`] columns.
+pub type Tile = [[f32; NR]; MR];
 
 /// An implementation of the register tile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +46,7 @@ impl Kernel {
     }
 
     /// `tile += a · b` over `k` steps of packed panels.
-    fn run(self, a: &[f32], b: &[f32], k: usize, tile: &mut [[f32; NR]; MR]) {
+    fn run(self, a: &[f32], b: &[f32], k: usize, tile: &mut Tile) {
         assert!(a.len() >= k * MR && b.len() >= k * NR);
         match self {
             Kernel::Portable => portable(a, b, k, tile),
@@ -119,7 +121,7 @@ pub fn matmul_with(kernel: Kernel, a: &[f32], b: &[f32], m: usize, k: usize, n: 
     }
 }
 
-fn portable(a: &[f32], b: &[f32], k: usize, tile: &mut [[f32; NR]; MR]) {
+fn portable(a: &[f32], b: &[f32], k: usize, tile: &mut Tile) {
     for step in 0..k {
         let cols = &b[step * NR..][..NR];
         for (acc, &x) in tile.iter_mut().zip(&a[step * MR..][..MR]) {
@@ -133,7 +135,7 @@ fn portable(a: &[f32], b: &[f32], k: usize, tile: &mut [[f32; NR]; MR]) {
 /// `tile += a · b` with the fastest multiply-add this build has: relaxed SIMD's fused one in the
 /// relaxed-SIMD modules, SIMD128's multiply then add in the others, portable Rust natively.
 /// `a` holds `k` steps of [`MR`] values, `b` `k` steps of [`NR`].
-pub fn accumulate_tile(a: &[f32], b: &[f32], k: usize, tile: &mut [[f32; NR]; MR]) {
+pub fn accumulate_tile(a: &[f32], b: &[f32], k: usize, tile: &mut Tile) {
     assert!(a.len() >= k * MR && b.len() >= k * NR);
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "relaxed-simd"))]
     // SAFETY: the slices hold k whole steps (asserted); a module built with this feature is only
@@ -186,7 +188,7 @@ unsafe fn mul_add(acc: core::arch::wasm32::v128, x: core::arch::wasm32::v128, w:
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(never)]
-unsafe fn simd128(a: *const f32, b: *const f32, k: usize, tile: &mut [[f32; NR]; MR]) {
+unsafe fn simd128(a: *const f32, b: *const f32, k: usize, tile: &mut Tile) {
     tile_4x8!(a, b, k, tile, mul_add)
 }
 
@@ -195,16 +197,13 @@ unsafe fn simd128(a: *const f32, b: *const f32, k: usize, tile: &mut [[f32; NR];
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "relaxed-simd"))]
 #[target_feature(enable = "relaxed-simd")]
 #[inline(never)]
-unsafe fn relaxed_fma(a: *const f32, b: *const f32, k: usize, tile: &mut [[f32; NR]; MR]) {
+unsafe fn relaxed_fma(a: *const f32, b: *const f32, k: usize, tile: &mut Tile) {
     #[target_feature(enable = "relaxed-simd")]
     unsafe fn fma(acc: core::arch::wasm32::v128, x: core::arch::wasm32::v128, w: core::arch::wasm32::v128) -> core::arch::wasm32::v128 {
         core::arch::wasm32::f32x4_relaxed_madd(x, w, acc)
     }
     tile_4x8!(a, b, k, tile, fma)
 }
-
-/// An accumulator tile as [`accumulate_tile`] leaves it: [`MR`] rows of [`NR`] columns.
-pub type Tile = [[f32; NR]; MR];
 
 /// An element-wise step after the product: `acc = op(operand, acc)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
