@@ -31,17 +31,19 @@ try {
     bytes: Array.from(readFileSync(path)),
   }));
   const results = await page.evaluate(async ({ payload, runs }) => {
-    const { default: init, SiglipModel } = await import("./pkg/sightline.js");
+    const { default: init, Analyzer } = await import("./pkg/sightline.js");
     await init();
     const get = async (path) => new Uint8Array(await (await fetch(path)).arrayBuffer());
-    // A SigLIP model is the wasm API's entry point; read and people never run it.
-    const tiny = "models/siglip-test-tiny/";
-    const descriptor = await get(`${tiny}sightline.json`);
-    const model = new SiglipModel(descriptor, await get(`${tiny}onnx/vision_model_quantized.onnx`));
+    // read and people need no SigLIP model: the analyzer holds only their parts.
+    const model = new Analyzer();
     const ocr = "models/ppocr-v5/";
-    model.loadOcrModel(await get(`${ocr}ppocrv5_det.onnx`), await get(`${ocr}ppocrv5_rec.onnx`),
-      await get(`${ocr}ppocr_keys_v5.txt`), await get(`${ocr}ppocrv5_cls.onnx`));
-    model.loadFaceModel(await get("models/yunet/face_detection_yunet_2026may.onnx"));
+    model.load("read", {
+      detector: await get(`${ocr}ppocrv5_det.onnx`),
+      recognizer: await get(`${ocr}ppocrv5_rec.onnx`),
+      dictionary: await get(`${ocr}ppocr_keys_v5.txt`),
+      orientation: await get(`${ocr}ppocrv5_cls.onnx`),
+    });
+    model.load("people", { face: await get("models/yunet/face_detection_yunet_2026may.onnx") });
     const out = [];
     for (const { image, task, bytes } of payload) {
       const data = new Uint8Array(bytes);

@@ -49,12 +49,15 @@ try {
     let start = performance.now();
     const glue = await import(`./pkg/${WASM_BUILDS[build].glue}`);
     await glue.default();
-    // A SigLIP model is the wasm API's entry point today; read never runs it.
-    const tiny = "models/siglip-test-tiny/";
-    const model = new glue.SiglipModel(await get(`${tiny}sightline.json`), await get(`${tiny}onnx/vision_model_quantized.onnx`));
+    // The read models alone: no SigLIP model is loaded for OCR.
+    const model = new glue.Analyzer();
     const ocr = "models/ppocr-v5/";
-    model.loadOcrModel(await get(`${ocr}ppocrv5_det.onnx`), await get(`${ocr}ppocrv5_rec.onnx`),
-      await get(`${ocr}ppocr_keys_v5.txt`), await get(`${ocr}ppocrv5_cls.onnx`));
+    model.load("read", {
+      detector: await get(`${ocr}ppocrv5_det.onnx`),
+      recognizer: await get(`${ocr}ppocrv5_rec.onnx`),
+      dictionary: await get(`${ocr}ppocr_keys_v5.txt`),
+      orientation: await get(`${ocr}ppocrv5_cls.onnx`),
+    });
     const sightlineMs = performance.now() - start;
     if (profile) {
       window.profileRead = (bytes) => model.profileRead(bytes);

@@ -1,32 +1,14 @@
-// The engine: the WebAssembly core, one loaded SigLIP model, and the optional extras it loads on
-// first need. It runs inside the package's worker (worker.js) or, with `worker: false`, in the
-// caller's thread; index.js talks to it the same way in both cases and serialises calls.
+// The engine: the WebAssembly core's Analyzer and the parts it loads on first need: SigLIP, its
+// tags file, the people detector, the read models. Which parts a request needs, and which files
+// each part is made of, is the core's feature table (src/features.rs, read through wasm): nothing
+// here lists features. It runs inside the package's worker (worker.js) or, with `worker: false`,
+// in the caller's thread; index.js talks to it the same way in both cases and serialises calls.
 
 import bundledManifest from "./manifest.js";
 import { SightlineError, ErrorCodes } from "./errors.js";
-import { fetchModelFile, fetchVerified, loadManifest, manifestEntry, manifestEntryOfKind, manifestFiles, specFromUrl } from "./model-loader.js";
+import { fetchModelFile, loadManifest, manifestEntry, manifestEntryOfKind, manifestFiles, specFromUrl } from "./model-loader.js";
 import { imageBytes } from "./input.js";
 import { startWasm } from "./wasm-builds.js";
-
-/** Features answered from the tags file's precomputed prompt embeddings (see analyze.rs). */
-const TAGS_FILE_FEATURES = ["tags", "imageType", "adult", "categories"];
-
-/**
- * Optional models beside SigLIP, each a manifest entry of its own `kind`, loaded only when a
- * requested feature needs it. `requiredBy` features fail without it; `helpedBy` features use it
- * when it loads (smart crops keep faces whole) and go on without it otherwise. `backendOption`
- * names the analyze option that can send the feature to an Azure service instead, in which case
- * nothing is loaded here. `method` is the SiglipModel method taking the files' bytes in `roles`
- * order (an absent optional role passes undefined). For a model given by URLs, `model[name]`
- * holds the URL (one role) or a role→URL object. The roles are those of models/manifest.json.
- */
-const EXTRAS = [
-  { name: "face", kind: "yunet", roles: ["face"], optionalRoles: [], method: "loadFaceModel", requiredBy: ["people"], helpedBy: ["smartCrops"], backendOption: "peopleBackend" },
-  { name: "ocr", kind: "ppocr", roles: ["detector", "recognizer", "dictionary"], optionalRoles: ["orientation"], method: "loadOcrModel", requiredBy: ["read"], helpedBy: [], backendOption: "readBackend" },
-];
-
-const sameFeature = (a, b) => a.toLowerCase() === b.toLowerCase();
-const wants = (features, list) => features.some((f) => typeof f === "string" && list.some((g) => sameFeature(f, g)));
 
 /**
  * The three modules' glue (wasm-builds.js), each imported by a literal path so that bundlers (Vite,
@@ -39,8 +21,10 @@ const GLUE = {
 };
 
 let wasmReady = null;
-/** The instantiated module's exports (SiglipModel, ...), once `wasmReady` resolves. */
+/** The instantiated module's exports (Analyzer, featureTable, ...), once `wasmReady` resolves. */
 let wasm = null;
+/** The core's feature table: {features, parts, optionsNeedingSiglip, unavailable}. */
+let table = null;
 /** Which module runs: {build, int8Kernel, threads}, set once it is instantiated. */
 let runtime = null;
 /**
@@ -52,6 +36,7 @@ function initWasm(wasmUrl, threads) {
   wasmReady ??= startWasm((build) => GLUE[build](), { wasmUrl, threads }).then((started) => {
     wasm = started.glue;
     runtime = started.runtime;
+    table = wasm.featureTable();
   }).catch((error) => {
     wasmReady = null;
     throw new SightlineError(ErrorCodes.DownloadFailed, `the Sightline WebAssembly module could not be loaded: ${error.message}`, { cause: error });
@@ -60,28 +45,29 @@ function initWasm(wasmUrl, threads) {
 }
 
 export class Engine {
-  #model;
+  #analyzer;
   #source;
-  #load;
-  #tagsLoaded = false;
-  #tagCount = 0;
-  /** extra name → true once loaded, or "unavailable" after an optional load failed. */
-  #extras = new Map();
+  #fetch;
+  #text;
+  #onInfo;
+  /** Helpful parts that failed to load: not retried per image. */
+  #unavailable = new Set();
 
-  constructor(model, source, load, info) {
-    this.#model = model;
+  constructor(analyzer, source, { fetch, text, onInfo }) {
+    this.#analyzer = analyzer;
     this.#source = source;
-    this.#load = load;
-    this.info = info;
+    this.#fetch = fetch;
+    this.#text = text;
+    this.#onInfo = onInfo;
   }
 
   /**
-   * Load the model described by `source` (see index.js `resolveModelSource`).
+   * Start the core and load what `features` need (see index.js `resolveModelSource` for `source`),
+   * or the SigLIP model when no features are given.
    * @param {object} source
-   * @param {{cache?: boolean, text?: boolean, wasmUrl?: string, threads?: number | "auto", onProgress?: Function, signal?: AbortSignal}} options
+   * @param {{cache?: boolean, text?: boolean, wasmUrl?: string, threads?: number | "auto", features?: string[], onProgress?: Function, onInfo?: Function, signal?: AbortSignal}} options
    */
-  static async create(source, { cache = true, text = true, wasmUrl, threads = "auto", onProgress, signal } = {}) {
-    const load = (spec, sig) => fetchVerified(spec, { cache, onProgress, signal: sig ?? signal });
+  static async create(source, { cache = true, text = true, wasmUrl, threads = "auto", features, onProgress, onInfo, signal } = {}) {
     const wasmLoaded = initWasm(wasmUrl, threads);
     let resolved;
     if (source.files) {
@@ -90,127 +76,147 @@ export class Engine {
       const manifest = source.manifestUrl ? await loadManifest(source.manifestUrl, { signal }) : bundledManifest;
       resolved = manifestSource(manifest, source);
     }
-    const { name, descriptor, files, description } = resolved;
-    if (!files.get("vision")) throw new SightlineError(ErrorCodes.InvalidManifest, `model ${name} has no vision file`);
-    const withText = text && files.has("text");
-    if (withText && !files.has("tokenizer")) throw new SightlineError(ErrorCodes.InvalidManifest, `model ${name} has a text tower but no tokenizer`);
-    // The ONNX files with their digests (checked against the manifest's, or computed by the
-    // browser's native SHA-256 where there is one): the core then does not hash 90 MB again in wasm.
-    const digest = Boolean(globalThis.crypto?.subtle);
-    const loadWithDigest = (spec) => fetchModelFile(spec, { cache, onProgress, signal, digest });
-    const [vision, textModel, tokenizer] = await Promise.all([
-      loadWithDigest(files.get("vision")),
-      withText ? loadWithDigest(files.get("text")) : null,
-      withText ? load(files.get("tokenizer")) : null,
-      wasmLoaded,
-    ]);
-    let model;
+    const fetch = (spec, options) => fetchModelFile(spec, { cache, onProgress, signal, ...options });
+    const engine = new Engine(null, resolved, { fetch, text, onInfo });
+    if (features) {
+      await wasmLoaded;
+      engine.#analyzer = new wasm.Analyzer();
+      await engine.prepare(features, {}, signal);
+    } else {
+      // The SigLIP files download while the module starts.
+      const [files] = await Promise.all([engine.#siglipFiles(signal), wasmLoaded]);
+      engine.#analyzer = new wasm.Analyzer();
+      engine.#loadSiglip(files);
+    }
+    return engine;
+  }
+
+  /** {model: {name, description, synthetic, embeddingDim, hasText, descriptor} or null, runtime}. */
+  get info() {
+    const siglip = this.#analyzer?.siglip;
+    const model = siglip ? { name: this.#source.name, description: this.#source.description ?? null, ...siglip } : null;
+    return { model, runtime };
+  }
+
+  get tagCount() {
+    return this.#analyzer.tagCount;
+  }
+
+  /** Load what a request with `features` and `options` needs that is not loaded yet (the core says what). */
+  async prepare(features, options = {}, signal) {
+    if (!Array.isArray(features)) return;
+    let needed;
     try {
-      model = new wasm.SiglipModel(
-        new TextEncoder().encode(JSON.stringify(descriptor)),
-        vision.bytes,
-        textModel?.bytes,
-        tokenizer ?? undefined,
-        vision.sha256 ?? undefined,
-        textModel?.sha256 ?? undefined,
+      needed = this.#analyzer.partsFor({ ...options, features });
+    } catch (error) {
+      throw SightlineError.from(error);
+    }
+    const loaded = new Set(this.#analyzer.loaded);
+    for (const name of needed.required) {
+      if (!loaded.has(name)) await this.#loadPart(name, features, signal);
+    }
+    for (const name of needed.helpful) {
+      if (loaded.has(name) || this.#unavailable.has(name)) continue;
+      try {
+        await this.#loadPart(name, features, signal);
+      } catch (error) {
+        if (error?.name === "AbortError") throw error;
+        this.#unavailable.add(name); // not asked for: go on without it, and do not retry per image
+      }
+    }
+  }
+
+  async #loadPart(name, features, signal) {
+    const part = table.parts.find((p) => p.name === name);
+    const neededBy = `"${features.join(",")}" needs ${part.what}`;
+    if (name === "siglip") {
+      this.#loadSiglip(await this.#siglipFiles(signal));
+      return;
+    }
+    const specs = name === "tags" ? (this.#source.tags ? new Map([["tags", this.#source.tags]]) : null) : this.#source.parts(part);
+    if (!specs) {
+      const where = name === "tags" ? `: host it at <modelBaseUrl>/${this.#source.name}/tags-en.sltags, or give model.tags` : `, which the manifest does not list (or model.${name} was not given)`;
+      throw new SightlineError(ErrorCodes.FeatureNotAvailable, `${neededBy}${where}`);
+    }
+    const missing = part.roles.filter((role) => !specs.get(role));
+    if (missing.length) throw new SightlineError(ErrorCodes.InvalidManifest, `${part.what}: the manifest lacks its ${missing.join(", ")} file`);
+    const roles = [...part.roles, ...part.optionalRoles].filter((role) => specs.get(role));
+    const files = await Promise.all(roles.map((role) => this.#fetch(specs.get(role), { signal, digest: false })));
+    try {
+      this.#analyzer.load(name, Object.fromEntries(roles.map((role, i) => [role, files[i].bytes])));
+    } catch (error) {
+      throw SightlineError.from(error, "InvalidModel");
+    }
+  }
+
+  /** The SigLIP files, downloaded and checked, with their digests (the core then does not hash 90 MB again). */
+  async #siglipFiles(signal) {
+    const { name, descriptor, files } = this.#source;
+    if (!files.get("vision")) throw new SightlineError(ErrorCodes.InvalidManifest, `model ${name} has no vision file`);
+    const withText = this.#text && files.has("text");
+    if (withText && !files.has("tokenizer")) throw new SightlineError(ErrorCodes.InvalidManifest, `model ${name} has a text tower but no tokenizer`);
+    // Digests are checked against the manifest's, or computed by the browser's native SHA-256.
+    const digest = Boolean(globalThis.crypto?.subtle);
+    const [vision, text, tokenizer] = await Promise.all([
+      this.#fetch(files.get("vision"), { signal, digest }),
+      withText ? this.#fetch(files.get("text"), { signal, digest }) : null,
+      withText ? this.#fetch(files.get("tokenizer"), { signal, digest: false }) : null,
+    ]);
+    return { descriptor, vision, text, tokenizer };
+  }
+
+  #loadSiglip({ descriptor, vision, text, tokenizer }) {
+    try {
+      this.#analyzer.load(
+        "siglip",
+        { descriptor: new TextEncoder().encode(JSON.stringify(descriptor)), vision: vision.bytes, text: text?.bytes, tokenizer: tokenizer?.bytes },
+        { vision: vision.sha256 ?? undefined, text: text?.sha256 ?? undefined },
       );
     } catch (error) {
       throw SightlineError.from(error, "InvalidModel");
     }
-    const info = {
-      name,
-      description: description ?? null,
-      synthetic: model.synthetic,
-      embeddingDim: model.embeddingDim,
-      hasText: model.hasText,
-      descriptor: model.descriptor,
-      runtime,
-    };
-    return new Engine(model, resolved, load, info);
+    this.#unavailable.clear();
+    this.#onInfo?.(this.info);
   }
 
-  /** Load what `features` need (tags file, face model, OCR models) that is not loaded yet. */
-  async prepare(features, options = {}, signal) {
-    if (!Array.isArray(features)) return;
-    if (wants(features, TAGS_FILE_FEATURES) && !this.#tagsLoaded) {
-      const spec = this.#source.tags;
-      if (!spec) {
-        throw new SightlineError(
-          ErrorCodes.FeatureNotAvailable,
-          `"${features.join(",")}" needs the tags file of ${this.info.name} (tags-en.sltags, made by \`sightline build-tags\`): host it at <modelBaseUrl>/${this.info.name}/tags-en.sltags, or give model.tags`,
-        );
-      }
-      this.#tagCount = this.#model.loadTags(await this.#load(spec, signal));
-      this.#tagsLoaded = true;
-    }
-    for (const extra of EXTRAS) {
-      if (this.#extras.get(extra.name) === true) continue;
-      if (options[extra.backendOption] === "azure") continue;
-      const required = wants(features, extra.requiredBy);
-      const helpful = wants(features, extra.helpedBy) && this.#extras.get(extra.name) !== "unavailable";
-      if (!required && !helpful) continue;
-      try {
-        await this.#loadExtra(extra, signal);
-        this.#extras.set(extra.name, true);
-      } catch (error) {
-        if (required || error?.name === "AbortError") throw error;
-        this.#extras.set(extra.name, "unavailable"); // not asked for: go on without it, and do not retry per image
-      }
-    }
-  }
-
-  async #loadExtra(extra, signal) {
-    const specs = this.#source.extras?.[extra.name];
-    if (!specs) {
-      throw new SightlineError(ErrorCodes.FeatureNotAvailable, `"${extra.requiredBy.join(",")}" needs the ${extra.kind} model, which the manifest does not list (or model.${extra.name} was not given)`);
-    }
-    if (typeof this.#model[extra.method] !== "function") {
-      throw new SightlineError(ErrorCodes.FeatureNotAvailable, `this build of the Sightline core cannot load ${extra.kind} models yet`);
-    }
-    const missing = extra.roles.filter((role) => !specs.get(role));
-    if (missing.length) throw new SightlineError(ErrorCodes.InvalidManifest, `the ${extra.kind} model lacks its ${missing.join(", ")} file`);
-    const roles = [...extra.roles, ...extra.optionalRoles];
-    const bytes = await Promise.all(roles.map((role) => (specs.get(role) ? this.#load(specs.get(role), signal) : undefined)));
-    try {
-      await this.#model[extra.method](...bytes);
-    } catch (error) {
-      throw SightlineError.from(error, "InvalidModel");
-    }
-  }
-
-  get tagCount() {
-    return this.#tagCount;
-  }
-
-  /** Azure Image Analysis 4.0: `options` goes to the core unchanged. */
+  /** Azure Image Analysis 4.0: `options` goes to the core unchanged; `signal` also cancels its calls to Azure. */
   async analyze(input, options, signal) {
     await this.prepare(options?.features, options ?? {}, signal);
     const bytes = await imageBytes(input, { signal });
-    // Awaited: the core's analyze may return a Promise (remote features) or a plain object.
-    return await call(() => this.#model.analyze(bytes, options));
+    // Awaited: the core's analyze returns a Promise (it may call the Azure services).
+    return await call(() => this.#analyzer.analyze(bytes, options, signal));
+  }
+
+  /** Load SigLIP for a call that needs it, if a request with features did not. */
+  async #needSiglip(call, signal) {
+    if (!this.#analyzer.loaded.includes("siglip")) await this.#loadPart("siglip", [call], signal);
   }
 
   async embedImage(input, signal) {
+    await this.#needSiglip("embedImage", signal);
     const bytes = await imageBytes(input, { signal });
-    return call(() => this.#model.embedImage(bytes));
+    return call(() => this.#analyzer.embedImage(bytes));
   }
 
-  async embedText(texts) {
-    return call(() => this.#model.embedTexts(texts));
+  async embedText(texts, signal) {
+    await this.#needSiglip("embedText", signal);
+    return call(() => this.#analyzer.embedTexts(texts));
   }
 
   async classify(input, labels, signal) {
+    await this.#needSiglip("classify", signal);
     const bytes = await imageBytes(input, { signal });
-    return call(() => this.#model.classify(bytes, labels));
+    return call(() => this.#analyzer.classify(bytes, labels));
   }
 
-  async classifyEmbeddings(embeddings, labels) {
-    return call(() => this.#model.classifyEmbeddings(embeddings, labels));
+  async classifyEmbeddings(embeddings, labels, signal) {
+    await this.#needSiglip("classifyEmbeddings", signal);
+    return call(() => this.#analyzer.classifyEmbeddings(embeddings, labels));
   }
 
   dispose() {
-    this.#model?.free();
-    this.#model = null;
+    this.#analyzer?.free();
+    this.#analyzer = null;
   }
 }
 
@@ -234,12 +240,12 @@ function manifestSource(manifest, { name: requested, baseUrl }) {
   // manifest may also list it (role "tags", with its sha256). The core refuses one built for
   // another model, so an unlisted one is safe to load without a digest.
   const tags = files.get("tags") ?? (baseUrl ? { model: name, file: "tags-en.sltags", role: "tags", urls: [new URL(`${name}/tags-en.sltags`, baseUrl).href], sha256: null, size: null } : null);
-  const extras = {};
-  for (const extra of EXTRAS) {
-    const found = manifestEntryOfKind(manifest, extra.kind);
-    if (found) extras[extra.name] = manifestFiles(found[0], found[1], baseUrl);
-  }
-  return { name, descriptor: entry.descriptor, description: entry.description, files, tags, extras };
+  // The other parts' files: the first manifest entry of the part's kind.
+  const parts = (part) => {
+    const found = manifestEntryOfKind(manifest, part.kind);
+    return found ? manifestFiles(found[0], found[1], baseUrl) : null;
+  };
+  return { name, descriptor: entry.descriptor, description: entry.description, files, tags, parts };
 }
 
 async function filesSource(source) {
@@ -256,12 +262,12 @@ async function filesSource(source) {
   const name = given.name ?? descriptor.name ?? "custom";
   const files = new Map();
   for (const role of ["vision", "text", "tokenizer"]) if (given[role]) files.set(role, specFromUrl(name, role, given[role]));
-  const extras = {};
-  for (const extra of EXTRAS) {
-    const value = given[extra.name];
-    if (!value) continue;
-    const byRole = extra.roles.length === 1 && (typeof value === "string" || value.url) ? { [extra.roles[0]]: value } : value;
-    extras[extra.name] = new Map(Object.entries(byRole).map(([role, url]) => [role, specFromUrl(extra.kind, role, url)]));
-  }
-  return { name, descriptor, description: null, files, tags: given.tags ? specFromUrl(name, "tags", given.tags) : null, extras };
+  // The other parts' files: model[part] is the URL of a one-file part, or a role → URL object.
+  const parts = (part) => {
+    const value = given[part.name];
+    if (!value) return null;
+    const byRole = part.roles.length === 1 && (typeof value === "string" || value.url) ? { [part.roles[0]]: value } : value;
+    return new Map(Object.entries(byRole).map(([role, url]) => [role, specFromUrl(part.kind, role, url)]));
+  };
+  return { name, descriptor, description: null, files, tags: given.tags ? specFromUrl(name, "tags", given.tags) : null, parts };
 }

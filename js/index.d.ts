@@ -17,10 +17,10 @@ export interface ModelFiles {
   tokenizer?: FileRef;
   /** `tags-en.sltags` from `sightline build-tags`; needed for tags, imageType, adult, categories. */
   tags?: FileRef;
-  /** YuNet face detector (ONNX); needed for `people`, used by `smartCrops` when present. */
-  face?: FileRef;
-  /** PP-OCRv5 files for `read` (the manifest's ppocr-v5 roles). */
-  ocr?: { detector: FileRef; recognizer: FileRef; dictionary: FileRef; orientation?: FileRef };
+  /** The people detector (YuNet, ONNX); needed for `people`, used by `smartCrops` when present. */
+  people?: FileRef;
+  /** The read models (PP-OCRv5) for `read`, by the manifest's ppocr-v5 roles. */
+  read?: { detector: FileRef; recognizer: FileRef; dictionary: FileRef; orientation?: FileRef };
 }
 
 /** Facts about a SigLIP model the ONNX files do not carry (models/<name>/sightline.json). */
@@ -89,6 +89,12 @@ export interface CreateAnalyzerOptions {
    * The first analyzer in a thread decides for every later one in that thread.
    */
   threads?: number | "auto";
+  /**
+   * Load only what these features need (the core's feature table decides): `["read"]` loads the
+   * read models and no SigLIP model, `["people"]` the people detector alone. Without it the SigLIP
+   * model loads now. Anything else loads on first need.
+   */
+  features?: VisualFeature[];
   /** Cancels the load (downloads stop; the worker is terminated). */
   signal?: AbortSignal;
 }
@@ -277,12 +283,12 @@ export interface RuntimeInfo {
 
 export declare class Analyzer {
   private constructor();
-  /** What was loaded. */
-  readonly model: ModelInfo;
+  /** The SigLIP model loaded, or null while none is (made with `features` that need none; it loads on first need). */
+  readonly model: ModelInfo | null;
   /** Which WebAssembly module runs it. */
   readonly runtime: RuntimeInfo;
   readonly disposed: boolean;
-  /** Azure Image Analysis 4.0-shaped analysis. Loads the tags file / face / OCR models on first need. */
+  /** Azure Image Analysis 4.0-shaped analysis. Loads what the features need (SigLIP, tags file, people, read models) on first need. */
   analyze(input: ImageInput, options?: AnalyzeOptions): Promise<ImageAnalysisResult>;
   /** Download what `features` need now instead of on the first `analyze`. */
   prepare(features: VisualFeature[], options?: AnalyzeOptions): Promise<void>;

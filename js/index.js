@@ -33,9 +33,13 @@ function resolveModelSource(options = {}) {
   }
   if (model && typeof model === "object" && model.vision && model.descriptor) {
     const files = { ...model };
-    for (const key of ["vision", "text", "tokenizer", "tags", "face"]) if (files[key]) files[key] = absoluteSpec(files[key]);
+    // Each file's URL, or (for a part of several files, e.g. read) each role's.
+    const isRoleMap = (value) => value && typeof value === "object" && !(value instanceof URL) && !("url" in value);
+    for (const [key, value] of Object.entries(files)) {
+      if (key === "name" || key === "descriptor" || !value) continue;
+      files[key] = isRoleMap(value) ? Object.fromEntries(Object.entries(value).map(([role, url]) => [role, absoluteSpec(url)])) : absoluteSpec(value);
+    }
     if (typeof files.descriptor === "string") files.descriptor = absolute(files.descriptor);
-    if (files.ocr) files.ocr = Object.fromEntries(Object.entries(files.ocr).map(([role, url]) => [role, absoluteSpec(url)]));
     return { name: model.name ?? null, baseUrl: null, manifestUrl: null, files };
   }
   throw new SightlineError(ErrorCodes.InvalidOptions, "model must be a model name, a manifest URL, {manifest, name} or {descriptor, vision, text, tokenizer, tags, …}");
@@ -48,12 +52,16 @@ class WorkerTransport {
   #nextId = 1;
   #failure = null;
 
-  constructor(onProgress) {
+  constructor(onProgress, onInfo) {
     // Written out in this exact form so bundlers (Vite, webpack 5, Parcel) emit the worker file.
     this.#worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "sightline" });
     this.#worker.onmessage = ({ data }) => {
       if (data.type === "progress") {
         onProgress?.(data.progress);
+        return;
+      }
+      if (data.type === "info") {
+        onInfo(data.info);
         return;
       }
       const pending = this.#pending.get(data.id);
@@ -102,15 +110,17 @@ class WorkerTransport {
 class InThreadTransport {
   #engine = null;
   #onProgress;
+  #onInfo;
 
-  constructor(onProgress) {
+  constructor(onProgress, onInfo) {
     this.#onProgress = onProgress;
+    this.#onInfo = onInfo;
   }
 
   async call(op, args, _transfer, signal) {
     if (op === "init") {
       const { Engine } = await import("./engine.js");
-      this.#engine = await Engine.create(args[0], { ...args[1], onProgress: this.#onProgress, signal });
+      this.#engine = await Engine.create(args[0], { ...args[1], onProgress: this.#onProgress, onInfo: this.#onInfo, signal });
       return this.#engine.info;
     }
     if (!this.#engine) throw new SightlineError(ErrorCodes.AnalyzerDisposed, "the analyzer was disposed");
@@ -123,7 +133,7 @@ class InThreadTransport {
       case "embedImage":
         return this.#engine.embedImage(args[0], signal);
       default:
-        return this.#engine[op](...args);
+        return this.#engine[op](...args, signal);
     }
   }
 
@@ -146,17 +156,27 @@ function abortable(promise, signal) {
 
 export class Analyzer {
   #transport;
+  #state;
   #tail = Promise.resolve();
   #disposed = false;
 
   /** @internal use createAnalyzer() */
-  constructor(transport, info) {
+  constructor(transport, state) {
     this.#transport = transport;
-    const { runtime, ...model } = info;
-    /** What was loaded: {name, description, synthetic, embeddingDim, hasText, descriptor}. */
-    this.model = model;
-    /** Which WebAssembly module runs it: {build, int8Kernel}. */
-    this.runtime = runtime;
+    this.#state = state;
+  }
+
+  /**
+   * The SigLIP model loaded: {name, description, synthetic, embeddingDim, hasText, descriptor}, or
+   * null while none is (an analyzer made for `read` or `people` alone loads it on first need).
+   */
+  get model() {
+    return this.#state.info.model;
+  }
+
+  /** Which WebAssembly module runs: {build, int8Kernel, threads}. */
+  get runtime() {
+    return this.#state.info.runtime;
   }
 
   get disposed() {
@@ -236,7 +256,10 @@ export class Analyzer {
  * @returns {Promise<Analyzer>}
  */
 export async function createAnalyzer(options = {}) {
-  const { onProgress, cache = true, text = true, signal, wasmUrl, threads = "auto" } = options;
+  const { onProgress, cache = true, text = true, signal, wasmUrl, threads = "auto", features } = options;
+  if (features !== undefined && !(Array.isArray(features) && features.every((f) => typeof f === "string"))) {
+    throw new SightlineError(ErrorCodes.InvalidOptions, `features must be an array of Azure feature names, got ${JSON.stringify(features)}`);
+  }
   if (threads !== "auto" && !(Number.isInteger(threads) && threads >= 1)) {
     throw new SightlineError(ErrorCodes.InvalidOptions, `threads must be "auto" or a whole number of at least 1, got ${JSON.stringify(threads)}`);
   }
@@ -244,11 +267,14 @@ export async function createAnalyzer(options = {}) {
   // Off the main thread by default; inside a worker there is nothing to protect, so run in place.
   const worker = options.worker ?? typeof document !== "undefined";
   if (worker && typeof Worker === "undefined") throw new SightlineError(ErrorCodes.InvalidOptions, "worker: true, but this environment has no Worker");
-  const transport = worker ? new WorkerTransport(onProgress) : new InThreadTransport(onProgress);
-  const engineOptions = { cache, text, threads, wasmUrl: wasmUrl ? absolute(wasmUrl) : undefined };
+  // What the analyzer describes, updated when a later call loads the SigLIP model.
+  const state = { info: null };
+  const onInfo = (info) => (state.info = info);
+  const transport = worker ? new WorkerTransport(onProgress, onInfo) : new InThreadTransport(onProgress, onInfo);
+  const engineOptions = { cache, text, threads, features, wasmUrl: wasmUrl ? absolute(wasmUrl) : undefined };
   try {
-    const info = await abortable(transport.call("init", [source, engineOptions], [], signal), signal);
-    return new Analyzer(transport, info);
+    state.info = await abortable(transport.call("init", [source, engineOptions], [], signal), signal);
+    return new Analyzer(transport, state);
   } catch (error) {
     transport.terminate(error);
     throw error;

@@ -3,7 +3,8 @@
 // webpack 5 and plain ES modules all resolve without configuration.
 //
 // Messages in:  {id, op: "init", args: [source, options]} | {id, op, args} | {op: "abort", id}
-// Messages out: {id, type: "progress", progress} | {id, type: "result", value} | {id, type: "error", error}
+// Messages out: {id, type: "progress", progress} | {type: "info", info} (a part loaded that changes
+//               what the analyzer describes) | {id, type: "result", value} | {id, type: "error", error}
 
 import { Engine } from "./engine.js";
 import { SightlineError } from "./errors.js";
@@ -37,7 +38,8 @@ self.onmessage = async ({ data }) => {
     if (op === "init") {
       const [source, options] = args;
       const onProgress = (progress) => self.postMessage({ id, type: "progress", progress });
-      engine = await Engine.create(source, { ...options, onProgress, signal });
+      const onInfo = (info) => self.postMessage({ type: "info", info });
+      engine = await Engine.create(source, { ...options, onProgress, onInfo, signal });
       value = engine.info;
     } else if (!engine) {
       throw new SightlineError("WorkerFailed", `"${op}" before the model was loaded`);
@@ -48,7 +50,7 @@ self.onmessage = async ({ data }) => {
     } else if (op === "embedImage" || op === "classify") {
       value = await engine[op](args[0], ...(op === "classify" ? [args[1]] : []), signal);
     } else if (op === "embedText" || op === "classifyEmbeddings") {
-      value = await engine[op](...args);
+      value = await engine[op](...args, signal);
     } else if (op === "dispose") {
       engine.dispose();
       engine = null;

@@ -11,72 +11,17 @@ use crate::azure::{
     ReadResult, SmartCropsResult, TagsResult,
 };
 use crate::faces::{FaceDetector, DEFAULT_SCORE_THRESHOLD};
-use crate::ocr::OcrEngine;
+pub use crate::features::{Feature, Part, PartsNeeded};
+use crate::features::{Service, DOCUMENT_INTELLIGENCE, FACE_API, FEATURES, UNAVAILABLE};
+use crate::ocr::{OcrEngine, OcrFiles};
+use crate::remote::{HttpClient, PendingAnalysis, RemoteConfig};
 use crate::color::analyze_color;
 use crate::v32::{self, PromptSet};
 use crate::decode::decode_image;
 use crate::error::{Result, SightlineError};
-use crate::siglip::SiglipModel;
+use crate::siglip::{ModelFiles, SiglipModel};
 use crate::smart_crop::{smart_crops, validate_ratios, SaliencyMap};
 use crate::tags::TagIndex;
-
-/// The visual features Sightline computes locally: 4.0's, then 3.2's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Feature {
-    Tags,
-    SmartCrops,
-    People,
-    Color,
-    ImageType,
-    Adult,
-    Categories,
-    Read,
-}
-
-impl Feature {
-    const ALL: [(&'static str, Feature); 8] = [
-        ("tags", Feature::Tags),
-        ("smartCrops", Feature::SmartCrops),
-        ("people", Feature::People),
-        ("color", Feature::Color),
-        ("imageType", Feature::ImageType),
-        ("adult", Feature::Adult),
-        ("categories", Feature::Categories),
-        ("read", Feature::Read),
-    ];
-
-    /// The Azure name of the feature.
-    pub fn name(self) -> &'static str {
-        Feature::ALL.iter().find(|(_, f)| *f == self).map(|(n, _)| *n).unwrap_or("unknown")
-    }
-
-    /// An Azure feature name (case-insensitive), if Sightline computes it.
-    fn parse(name: &str) -> Option<Feature> {
-        Feature::ALL.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.trim())).map(|&(_, f)| f)
-    }
-
-    /// Features answered from the tags file's precomputed text embeddings.
-    fn needs_tags_file(self) -> bool {
-        !matches!(self, Feature::SmartCrops | Feature::People | Feature::Color | Feature::Read)
-    }
-
-    /// Features that need the SigLIP vision tower to run on the image.
-    fn needs_vision(self) -> bool {
-        !matches!(self, Feature::People | Feature::Color | Feature::Read)
-    }
-
-    /// Features that use the face detector (smart crops only when one is loaded).
-    fn uses_faces(self) -> bool {
-        matches!(self, Feature::People | Feature::SmartCrops)
-    }
-}
-
-/// Azure's feature names that exist in the service but are not available here, with why.
-const UNAVAILABLE: &[(&str, &str)] = &[
-    ("caption", "captions need a generative model; Sightline runs SigLIP, which does not write text"),
-    ("denseCaptions", "captions need a generative model; Sightline runs SigLIP, which does not write text"),
-    ("objects", "object detection is not available yet; use tags, or labels for zero-shot checks"),
-];
 
 /// Defaults chosen for SigLIP's sigmoid probabilities (independent per tag, typically far below
 /// 1 even for correct tags); not yet calibrated against the real model's outputs.
@@ -126,6 +71,16 @@ pub struct RemoteServices {
     pub face: bool,
 }
 
+impl RemoteServices {
+    pub fn has(self, service: Service) -> bool {
+        if service == DOCUMENT_INTELLIGENCE {
+            self.read
+        } else {
+            service == FACE_API && self.face
+        }
+    }
+}
+
 /// Options after validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalyzeRequest {
@@ -136,6 +91,7 @@ pub struct AnalyzeRequest {
     pub max_tags: usize,
     /// Requested features the caller answers through an Azure service; `analyze` skips them.
     pub remote: Vec<Feature>,
+    pub include_embedding: bool,
 }
 
 impl AnalyzeRequest {
@@ -146,6 +102,18 @@ impl AnalyzeRequest {
     /// Requested and answered here, on the device.
     pub fn local(&self, feature: Feature) -> bool {
         self.wants(feature) && !self.remote.contains(&feature)
+    }
+
+    /// The parts the local answer cannot do without, by the feature table.
+    pub fn required_parts(&self) -> Vec<Part> {
+        let mut needed = PartsNeeded::default();
+        for &feature in self.features.iter().filter(|&&f| self.local(f)) {
+            needed.add(feature.needs(), &[]);
+        }
+        if !self.labels.is_empty() || self.include_embedding {
+            needed.add(&[Part::Siglip], &[]);
+        }
+        needed.required
     }
 }
 
@@ -163,27 +131,46 @@ impl AnalyzeOptions {
         self.features.iter().filter_map(|name| Feature::parse(name))
     }
 
-    /// Whether the request needs the tags file (so a caller knows what to load before
-    /// `validate` reports anything else).
-    pub fn uses_tags_file(&self) -> bool {
-        self.known_features().any(Feature::needs_tags_file)
+    /// The backend asked for a feature that has an Azure service (`Auto` for the others).
+    fn backend(&self, feature: Feature) -> Backend {
+        match feature {
+            Feature::Read => self.read_backend,
+            Feature::People => self.people_backend,
+            _ => None,
+        }
+        .unwrap_or_default()
     }
 
-    /// Whether the request would use a face detector if one is available.
-    pub fn uses_face_model(&self) -> bool {
-        self.known_features().any(Feature::uses_faces)
+    /// Whether `feature` goes to its Azure service: `azure`, or `auto` with the service configured.
+    /// `azure` without one is an error.
+    fn on_service(&self, feature: Feature, services: RemoteServices) -> Result<bool> {
+        let Some(service) = feature.service() else { return Ok(false) };
+        let configured = services.has(service);
+        match self.backend(feature) {
+            Backend::Local => Ok(false),
+            Backend::Auto => Ok(configured),
+            Backend::Azure if configured => Ok(true),
+            Backend::Azure => Err(SightlineError::request(
+                "InvalidParameter",
+                format!("{} \"azure\" needs {}; configure them or use \"local\"", service.backend_option, service.needs),
+            )),
+        }
     }
 
-    /// Whether the request needs the SigLIP model (anything but people, read and color).
-    pub fn uses_siglip(&self) -> bool {
-        self.known_features().any(Feature::needs_vision)
-            || self.labels.as_ref().is_some_and(|l| !l.is_empty())
-            || self.include_embedding.unwrap_or(false)
-    }
-
-    /// Whether the request may read text on the device (so a caller loads the OCR models).
-    pub fn uses_ocr_model(&self) -> bool {
-        self.known_features().any(|f| f == Feature::Read) && self.read_backend != Some(Backend::Azure)
+    /// The parts this request will load on the device (by the feature table), given the services
+    /// configured: what a caller loads before `validate` reports anything else. Unknown feature
+    /// names need nothing (validation refuses them); a feature sent to its service needs nothing here.
+    pub fn parts(&self, services: RemoteServices) -> PartsNeeded {
+        let mut needed = PartsNeeded::default();
+        for feature in self.known_features() {
+            if !self.on_service(feature, services).unwrap_or(true) {
+                needed.add(feature.needs(), feature.helped_by());
+            }
+        }
+        if self.labels.as_ref().is_some_and(|l| !l.is_empty()) || self.include_embedding.unwrap_or(false) {
+            needed.add(&[Part::Siglip], &[]);
+        }
+        needed
     }
 
     /// Check the request as the service would; nothing has touched the image yet. Every
@@ -215,7 +202,8 @@ impl AnalyzeOptions {
                     return Err(SightlineError::request(
                         "NotSupportedVisualFeature",
                         format!(
-                            "the feature '{other}' is not supported: {reason}. Supported here: tags, smartCrops, people, read, color, imageType, adult, categories"
+                            "the feature '{other}' is not supported: {reason}. Supported here: {}",
+                            FEATURES.map(|row| row.name).join(", ")
                         ),
                     ));
                 }
@@ -252,23 +240,10 @@ impl AnalyzeOptions {
             return Err(SightlineError::request("InvalidParameter", format!("label {} is empty", i + 1)));
         }
         let mut remote = Vec::new();
-        for (feature, backend, configured, option, service) in [
-            (Feature::Read, self.read_backend, services.read, "readBackend", "a Document Intelligence endpoint and key"),
-            (Feature::People, self.people_backend, services.face, "peopleBackend", "a Face API endpoint and key"),
-        ] {
-            let azure = match backend.unwrap_or_default() {
-                Backend::Local => false,
-                Backend::Auto => configured,
-                Backend::Azure if configured => true,
-                Backend::Azure => {
-                    return Err(SightlineError::request(
-                        "InvalidParameter",
-                        format!("{option} \"azure\" needs {service}; configure them or use \"local\""),
-                    ))
-                }
-            };
-            if azure && features.contains(&feature) {
-                remote.push(feature);
+        for row in FEATURES.iter().filter(|row| row.service.is_some()) {
+            // `azure` without its service is refused even when the feature was not asked for.
+            if self.on_service(row.feature, services)? && features.contains(&row.feature) {
+                remote.push(row.feature);
             }
         }
         Ok(AnalyzeRequest {
@@ -278,20 +253,33 @@ impl AnalyzeOptions {
             labels,
             tag_threshold,
             max_tags: self.max_tags.unwrap_or(DEFAULT_MAX_TAGS),
+            include_embedding: self.include_embedding.unwrap_or(false),
         })
     }
 }
 
-/// What an analysis can draw on: the SigLIP model, and optionally the tags file built for it,
-/// the face detector and the OCR engine. Features that need a missing part are refused with a
-/// clear error.
+/// What an analysis can draw on, each part optional and loaded on its own (see the feature table
+/// in features.rs): the SigLIP model, the tags file built for it, the people detector (YuNet), the
+/// read engine (PP-OCRv5), and the Azure services that can answer `read` and `people` instead. The
+/// CLI, the wasm `Analyzer` and the tests all build this one type; a request that needs a part
+/// that is not loaded is refused with the part's typed error.
+#[derive(Debug, Default)]
+pub struct Analyzer {
+    siglip: Option<SiglipModel>,
+    tags: Option<TagIndex>,
+    people: Option<FaceDetector>,
+    read: Option<OcrEngine>,
+    /// The Azure services for `read` and `people`; their keys live only here, in memory.
+    pub services: RemoteConfig,
+}
+
+/// A borrowed view of an analyzer's parts: what one analysis runs on.
 #[derive(Debug, Clone, Copy)]
-pub struct Analyzer<'a> {
-    /// SigLIP: needed by every feature but people, read and color, by labels and embeddings.
-    pub model: Option<&'a SiglipModel>,
-    pub tags: Option<&'a TagIndex>,
-    pub faces: Option<&'a FaceDetector>,
-    pub ocr: Option<&'a OcrEngine>,
+struct Parts<'a> {
+    siglip: Option<&'a SiglipModel>,
+    tags: Option<&'a TagIndex>,
+    people: Option<&'a FaceDetector>,
+    read: Option<&'a OcrEngine>,
 }
 
 /// Analyse image bytes with a model and (for tags and the zero-shot 3.2 features) its tags file.
@@ -301,45 +289,215 @@ pub fn analyze(
     image_bytes: &[u8],
     options: &AnalyzeOptions,
 ) -> Result<ImageAnalysisResult> {
-    Analyzer { model: Some(model), tags, faces: None, ocr: None }.analyze(image_bytes, options)
+    let parts = Parts { siglip: Some(model), tags, people: None, read: None };
+    parts.analyze_request(image_bytes, options, &options.validate(Some(model))?)
 }
 
-impl Analyzer<'_> {
-    /// Analyse with every feature on the device.
-    pub fn analyze(&self, image_bytes: &[u8], options: &AnalyzeOptions) -> Result<ImageAnalysisResult> {
-        let request = options.validate(self.model)?;
-        self.analyze_request(image_bytes, options, &request)
+impl Analyzer {
+    /// An analyzer with nothing loaded: `color` works, every other feature needs a part.
+    pub fn new() -> Analyzer {
+        Analyzer::default()
     }
 
+    pub fn with_siglip(mut self, model: SiglipModel) -> Analyzer {
+        self.set_siglip(model);
+        self
+    }
+
+    pub fn with_people(mut self, detector: FaceDetector) -> Analyzer {
+        self.people = Some(detector);
+        self
+    }
+
+    pub fn with_read(mut self, engine: OcrEngine) -> Analyzer {
+        self.read = Some(engine);
+        self
+    }
+
+    pub fn with_services(mut self, services: RemoteConfig) -> Analyzer {
+        self.services = services;
+        self
+    }
+
+    /// Use this SigLIP model from now on; a tags file loaded for the previous one is dropped
+    /// (it was built for that model's vectors).
+    pub fn set_siglip(&mut self, model: SiglipModel) {
+        self.siglip = Some(model);
+        self.tags = None;
+    }
+
+    pub fn set_people(&mut self, detector: FaceDetector) {
+        self.people = Some(detector);
+    }
+
+    pub fn set_read(&mut self, engine: OcrEngine) {
+        self.read = Some(engine);
+    }
+
+    /// Load the tags file built for the loaded SigLIP model (refused for another model).
+    /// Returns the number of tags.
+    pub fn load_tags(&mut self, tags_file: &[u8]) -> Result<usize> {
+        let model = self.require_siglip()?;
+        let index = TagIndex::from_bytes(tags_file, model)?;
+        let count = index.len();
+        self.tags = Some(index);
+        Ok(count)
+    }
+
+    /// Load a part from its files by role (the roles of [`Part::spec`]); each file may come with
+    /// its sha256 when the caller has it (SigLIP's ONNX files: hashing them again in wasm takes a
+    /// second). Replaces the part if it was loaded.
+    pub fn load(&mut self, part: Part, files: &[PartFile<'_>]) -> Result<()> {
+        let spec = part.spec();
+        if let Some(unknown) = files.iter().find(|f| !spec.roles.contains(&f.role) && !spec.optional_roles.contains(&f.role)) {
+            return Err(SightlineError::argument(format!(
+                "{} has no file of role \"{}\"; its roles are {}",
+                spec.what,
+                unknown.role,
+                spec.roles.iter().chain(spec.optional_roles).copied().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let file = |role: &str| files.iter().find(|f| f.role == role);
+        let bytes = |role: &str| file(role).map(|f| f.bytes);
+        let required = |role: &str| {
+            bytes(role).ok_or_else(|| SightlineError::argument(format!("{} needs its {role} file", spec.what)))
+        };
+        match part {
+            Part::Siglip => {
+                let model = SiglipModel::load(ModelFiles {
+                    descriptor: required("descriptor")?,
+                    vision_model: required("vision")?,
+                    text_model: bytes("text"),
+                    tokenizer: bytes("tokenizer"),
+                    vision_sha256: file("vision").and_then(|f| f.sha256),
+                    text_sha256: file("text").and_then(|f| f.sha256),
+                    dequantize_weights: None,
+                })?;
+                self.set_siglip(model);
+            }
+            Part::Tags => {
+                self.load_tags(required("tags")?)?;
+            }
+            Part::People => self.people = Some(FaceDetector::load(required("face")?)?),
+            Part::Read => {
+                let files = OcrFiles {
+                    detector: required("detector")?,
+                    recognizer: required("recognizer")?,
+                    dictionary: required("dictionary")?,
+                    orientation: bytes("orientation"),
+                };
+                self.read = Some(OcrEngine::load(files)?);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn has(&self, part: Part) -> bool {
+        match part {
+            Part::Siglip => self.siglip.is_some(),
+            Part::Tags => self.tags.is_some(),
+            Part::People => self.people.is_some(),
+            Part::Read => self.read.is_some(),
+        }
+    }
+
+    /// The parts loaded, in the table's order.
+    pub fn loaded(&self) -> Vec<Part> {
+        Part::ALL.into_iter().filter(|&part| self.has(part)).collect()
+    }
+
+    pub fn siglip(&self) -> Option<&SiglipModel> {
+        self.siglip.as_ref()
+    }
+
+    /// The SigLIP model, or the error a call that needs it gets.
+    pub fn require_siglip(&self) -> Result<&SiglipModel> {
+        self.siglip.as_ref().ok_or(SightlineError::SiglipModelNotLoaded)
+    }
+
+    pub fn tags(&self) -> Option<&TagIndex> {
+        self.tags.as_ref()
+    }
+
+    pub fn read_engine(&self) -> Option<&OcrEngine> {
+        self.read.as_ref()
+    }
+
+    /// The parts `options` will load on this analyzer, given its services.
+    pub fn parts_for(&self, options: &AnalyzeOptions) -> PartsNeeded {
+        options.parts(self.services.available())
+    }
+
+    fn parts(&self) -> Parts<'_> {
+        Parts { siglip: self.siglip.as_ref(), tags: self.tags.as_ref(), people: self.people.as_ref(), read: self.read.as_ref() }
+    }
+
+    /// Analyse with every feature on the device (the services are not used).
+    pub fn analyze(&self, image_bytes: &[u8], options: &AnalyzeOptions) -> Result<ImageAnalysisResult> {
+        let request = options.validate(self.siglip.as_ref())?;
+        self.parts().analyze_request(image_bytes, options, &request)
+    }
+
+    /// Validate against the configured services and run everything local; the features left for
+    /// the services run in [`PendingAnalysis::finish`], which owns what it needs (the browser
+    /// hands it to JavaScript as a Promise).
+    pub fn start(&self, image: &[u8], options: &AnalyzeOptions) -> Result<PendingAnalysis> {
+        let request = options.validate_with(self.siglip.as_ref(), self.services.available())?;
+        let result = self.parts().analyze_request(image, options, &request)?;
+        Ok(PendingAnalysis::new(result, request.remote, image, self.services.clone()))
+    }
+
+    /// The whole call: local features on the device, `read` and `people` on Azure when configured.
+    pub async fn analyze_with_services(
+        &self,
+        image: &[u8],
+        options: &AnalyzeOptions,
+        http: &dyn HttpClient,
+    ) -> Result<ImageAnalysisResult> {
+        self.start(image, options)?.finish(http).await
+    }
+}
+
+/// One file of a part, by its role (see [`Analyzer::load`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PartFile<'a> {
+    pub role: &'a str,
+    pub bytes: &'a [u8],
+    pub sha256: Option<&'a str>,
+}
+
+impl<'a> PartFile<'a> {
+    pub fn new(role: &'a str, bytes: &'a [u8]) -> PartFile<'a> {
+        PartFile { role, bytes, sha256: None }
+    }
+}
+
+impl Parts<'_> {
     /// Analyse a validated request: the features in `request.remote` are left for the caller.
-    pub fn analyze_request(
+    fn analyze_request(
         &self,
         image_bytes: &[u8],
         options: &AnalyzeOptions,
         request: &AnalyzeRequest,
     ) -> Result<ImageAnalysisResult> {
-        let (model, tags) = (self.model, self.tags);
+        let (model, tags) = (self.siglip, self.tags);
         let wants = |f: Feature| request.local(f);
-        if tags.is_none() && request.features.iter().any(|f| f.needs_tags_file()) {
-            return Err(SightlineError::TagsNotLoaded);
-        }
-        if self.faces.is_none() && wants(Feature::People) {
-            return Err(SightlineError::FaceModelNotLoaded);
-        }
-        if self.ocr.is_none() && wants(Feature::Read) {
-            return Err(SightlineError::OcrModelNotLoaded);
+        let loaded = |part: Part| match part {
+            Part::Siglip => model.is_some(),
+            Part::Tags => tags.is_some(),
+            Part::People => self.people.is_some(),
+            Part::Read => self.read.is_some(),
+        };
+        if let Some(missing) = request.required_parts().into_iter().find(|&part| !loaded(part)) {
+            return Err(missing.not_loaded());
         }
         let image = decode_image(image_bytes)?;
         let (width, height) = (image.width(), image.height());
-        // SigLIP is the slow part: skip it when only faces, colours or text were asked for.
-        let needs_vision = request.features.iter().any(|f| f.needs_vision())
-            || !request.labels.is_empty()
-            || options.include_embedding.unwrap_or(false);
-        // The image's SigLIP features with the model's calibration, when a feature needs them.
-        let vision = match (needs_vision, model) {
-            (false, _) => None,
-            (true, Some(model)) => Some((model.vision_features(&image)?, model.calibration())),
-            (true, None) => return Err(SightlineError::SiglipModelNotLoaded),
+        // SigLIP is the slow part: it runs only when a feature, the labels or the embedding need
+        // it (checked loaded above).
+        let vision = match model.filter(|_| request.required_parts().contains(&Part::Siglip)) {
+            Some(model) => Some((model.vision_features(&image)?, model.calibration())),
+            None => None,
         };
 
         let custom = if let (Some((vision, _)), Some(model), false) = (&vision, model, request.labels.is_empty()) {
@@ -364,7 +522,7 @@ impl Analyzer<'_> {
         });
 
         // Faces serve the people feature and, when a detector is loaded, keep smart crops on faces.
-        let faces = match self.faces.filter(|_| request.features.iter().any(|&f| wants(f) && f.uses_faces())) {
+        let faces = match self.people.filter(|_| request.features.iter().any(|&f| wants(f) && (f.needs().contains(&Part::People) || f.helped_by().contains(&Part::People)))) {
             Some(detector) => detector.detect(&image.rgb, DEFAULT_SCORE_THRESHOLD)?,
             None => Vec::new(),
         };
@@ -389,7 +547,7 @@ impl Analyzer<'_> {
         };
         let color = wants(Feature::Color).then(|| analyze_color(&image.rgb));
         // Last, as it may give the image up while its detector runs (see `read_owned`).
-        let read_result = match self.ocr.filter(|_| wants(Feature::Read)) {
+        let read_result = match self.read.filter(|_| wants(Feature::Read)) {
             Some(engine) => {
                 let reload = || decode_image(image_bytes).map(|decoded| decoded.rgb);
                 Some(ReadResult::from_lines(engine.read_owned(image.rgb, reload)?, "local"))
@@ -416,5 +574,75 @@ impl Analyzer<'_> {
             categories: zero_shot(Feature::Categories, &v32::CATEGORIES).map(|l| v32::categories(&l)),
             feature_errors: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Part::{People, Read, Siglip, Tags};
+
+    fn options(features: &[&str]) -> AnalyzeOptions {
+        AnalyzeOptions { features: features.iter().map(|f| f.to_string()).collect(), ..Default::default() }
+    }
+
+    fn parts(required: &[Part], helpful: &[Part]) -> PartsNeeded {
+        PartsNeeded { required: required.to_vec(), helpful: helpful.to_vec() }
+    }
+
+    #[test]
+    fn a_request_needs_the_parts_of_its_features_in_the_table() {
+        let none = RemoteServices::default();
+        assert_eq!(options(&["read"]).parts(none), parts(&[Read], &[]));
+        assert_eq!(options(&["people"]).parts(none), parts(&[People], &[]));
+        assert_eq!(options(&["smartCrops"]).parts(none), parts(&[Siglip], &[People]));
+        assert_eq!(options(&["people", "smartCrops"]).parts(none), parts(&[Siglip, People], &[]));
+        assert_eq!(options(&["categories", "color", "tags"]).parts(none), parts(&[Siglip, Tags], &[]));
+        // Nothing for color, and nothing for names validation will refuse.
+        assert_eq!(options(&["color", "caption", "nonsense"]).parts(none), parts(&[], &[]));
+        let labels = AnalyzeOptions { labels: Some(vec!["a cat".into()]), ..options(&["read"]) };
+        assert_eq!(labels.parts(none), parts(&[Siglip, Read], &[]));
+        let embedding = AnalyzeOptions { include_embedding: Some(true), ..options(&["color"]) };
+        assert_eq!(embedding.parts(none), parts(&[Siglip], &[]));
+    }
+
+    #[test]
+    fn a_feature_sent_to_its_service_needs_no_part_here() {
+        let both = RemoteServices { read: true, face: true };
+        // Smart crops still keep faces whole with a local detector when one loads.
+        assert_eq!(options(&["read", "people", "smartCrops"]).parts(both), parts(&[Siglip], &[People]));
+        let local = AnalyzeOptions { read_backend: Some(Backend::Local), ..options(&["read", "people"]) };
+        assert_eq!(local.parts(both), parts(&[Read], &[]));
+        // `azure` without the service is refused by validation; nothing is loaded for it.
+        let azure = AnalyzeOptions { people_backend: Some(Backend::Azure), ..options(&["people"]) };
+        assert_eq!(azure.parts(RemoteServices::default()), parts(&[], &[]));
+        assert_eq!(azure.validate(None).unwrap_err().code(), "InvalidParameter");
+    }
+
+    #[test]
+    fn an_empty_analyzer_answers_color_and_names_the_missing_part_for_the_rest() {
+        let mut image = Vec::new();
+        image::RgbImage::from_fn(80, 60, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]))
+            .write_to(&mut std::io::Cursor::new(&mut image), image::ImageFormat::Png)
+            .unwrap();
+        let analyzer = Analyzer::new();
+        assert!(analyzer.loaded().is_empty());
+        let result = analyzer.analyze(&image, &options(&["color"])).unwrap();
+        assert!(result.color.is_some() && result.model_version.starts_with("sightline-"));
+        for (features, code) in [
+            (&["tags"][..], "SiglipModelNotLoaded"),
+            (&["smartCrops"], "SiglipModelNotLoaded"),
+            (&["people"], "FaceModelNotLoaded"),
+            (&["read"], "OcrModelNotLoaded"),
+        ] {
+            assert_eq!(analyzer.analyze(&image, &options(features)).unwrap_err().code(), code, "{features:?}");
+        }
+        let mut analyzer = Analyzer::new();
+        assert_eq!(analyzer.load_tags(b"anything").unwrap_err().code(), "SiglipModelNotLoaded");
+        let unknown = analyzer.load(Part::Read, &[PartFile::new("face", b"")]).unwrap_err();
+        assert_eq!(unknown.code(), "InvalidArgument");
+        assert!(unknown.to_string().contains("detector, recognizer, dictionary, orientation"), "{unknown}");
+        let missing = analyzer.load(Part::Siglip, &[PartFile::new("vision", b"")]).unwrap_err();
+        assert!(missing.to_string().contains("needs its descriptor file"), "{missing}");
     }
 }

@@ -15,6 +15,7 @@ mod dequantize;
 pub mod descriptor;
 pub mod error;
 pub mod faces;
+pub mod features;
 pub mod jpeg;
 pub mod ocr;
 pub mod preview;
@@ -37,7 +38,8 @@ pub mod wasm;
 #[cfg(all(target_arch = "wasm32", feature = "threads"))]
 pub mod wasm_threads;
 
-pub use analyze::{analyze, AnalyzeOptions, Analyzer};
+pub use analyze::{analyze, AnalyzeOptions, Analyzer, PartFile};
+pub use features::{Feature, Part};
 pub use azure::ImageAnalysisResult;
 pub use decode::{decode_image, DecodedImage, DECODE_MEMORY_BUDGET};
 #[cfg(not(target_arch = "wasm32"))]
@@ -47,6 +49,6 @@ pub use resample::Resample;
 pub use error::{Result, SightlineError};
 pub use faces::FaceDetector;
 pub use scoring::LabelScore;
-pub use siglip::{ImageEmbedding, ModelFiles, SiglipModel};
+pub use siglip::{ImageEmbedding, LoadOptions, ModelFiles, SiglipModel};
 pub use tags::TagIndex;
 pub use tokenizer::TextTokenizer;

@@ -25,6 +25,19 @@ pub struct ModelFiles<'a> {
     /// second of the load (bench/profile.md). Computed here when absent (or not a digest).
     pub vision_sha256: Option<&'a str>,
     pub text_sha256: Option<&'a str>,
+    /// Run quantised products on f32 weights (`Some(true)`) or the int8 graph (`Some(false)`)
+    /// whatever the descriptor says; `None` keeps the descriptor's choice.
+    pub dequantize_weights: Option<bool>,
+}
+
+/// How [`SiglipModel::load_dir`] loads a model folder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Load the text tower and tokenizer too (labels, text embeddings); an error if the folder
+    /// has none.
+    pub text: bool,
+    /// See [`ModelFiles::dequantize_weights`].
+    pub dequantize_weights: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -88,8 +101,36 @@ impl SiglipModel {
         Ok(Tower::load_timed(vision_model, kind, descriptor.dequantizes_weights(), clock)?.1)
     }
 
+    /// The model in a folder `scripts/fetch-models` filled: `sightline.json` and the files it names.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_dir(dir: &std::path::Path, options: LoadOptions) -> Result<SiglipModel> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| SightlineError::FileUnreadable { path: path.display().to_string(), reason: e.to_string() })
+        };
+        let descriptor_bytes = read("sightline.json")?;
+        let descriptor = ModelDescriptor::from_json(&descriptor_bytes)?;
+        let vision = read(&descriptor.vision_model)?;
+        let (text, tokenizer) = match (options.text, &descriptor.text_model, &descriptor.tokenizer) {
+            (false, _, _) => (None, None),
+            (true, Some(text), Some(tokenizer)) => (Some(read(text)?), Some(read(tokenizer)?)),
+            (true, _, _) => return Err(SightlineError::MissingTower { tower: "text", purpose: "score labels or embed texts" }),
+        };
+        SiglipModel::load(ModelFiles {
+            descriptor: &descriptor_bytes,
+            vision_model: &vision,
+            text_model: text.as_deref(),
+            tokenizer: tokenizer.as_deref(),
+            dequantize_weights: options.dequantize_weights,
+            ..Default::default()
+        })
+    }
+
     pub fn load(files: ModelFiles<'_>) -> Result<SiglipModel> {
-        let descriptor = ModelDescriptor::from_json(files.descriptor)?;
+        let mut descriptor = ModelDescriptor::from_json(files.descriptor)?;
+        if files.dequantize_weights.is_some() {
+            descriptor.dequantize_weights = files.dequantize_weights;
+        }
         let vision = Tower::load(
             files.vision_model,
             TowerKind::Vision { image_size: descriptor.image_size as usize },

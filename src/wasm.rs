@@ -1,11 +1,13 @@
 //! The JavaScript surface: converts types and errors, nothing else. All behaviour lives in the core.
 //!
 //! ```js
-//! const model = new SiglipModel(descriptorBytes, visionBytes, textBytes, tokenizerBytes);
-//! const vector = model.embedImage(imageBytes);          // Float32Array, unit length
-//! const scores = model.classify(imageBytes, ["a cat"]); // [{label, confidence, logit, cosine}]
-//! model.loadTags(tagsFileBytes);                        // from `sightline build-tags`
-//! const result = await model.analyze(imageBytes, { features: ["tags", "smartCrops"] }); // Azure 4.0 shape
+//! const analyzer = new Analyzer();
+//! analyzer.load("siglip", { descriptor, vision, text, tokenizer });  // Uint8Arrays by role
+//! analyzer.load("tags", { tags: tagsFileBytes });                     // from `sightline build-tags`
+//! analyzer.partsFor({ features: ["read"] });            // {required: ["read"], helpful: []}
+//! const vector = analyzer.embedImage(imageBytes);       // Float32Array, unit length
+//! const scores = analyzer.classify(imageBytes, ["a cat"]); // [{label, confidence, logit, cosine}]
+//! const result = await analyzer.analyze(imageBytes, { features: ["tags", "smartCrops"] }); // Azure 4.0 shape
 //! ```
 //! Errors are thrown as `Error` objects with `name = "SightlineError"`, a stable `code`, and
 //! `azure`: the same error as Azure Image Analysis's JSON error body.
@@ -14,14 +16,13 @@ use js_sys::{Array, Float32Array, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::analyze::{AnalyzeOptions, Analyzer};
+use crate::analyze::{AnalyzeOptions, Analyzer, PartFile};
 use crate::azure::ErrorResponse;
 use crate::error::SightlineError;
-use crate::faces::FaceDetector;
-use crate::ocr::{OcrEngine, OcrFiles};
-use crate::siglip::{ModelFiles, SiglipModel as CoreModel};
+use crate::features::Part;
 use crate::remote::fetch::FetchHttpClient;
-use crate::remote::{start_analysis, FaceServiceConfig, ReadServiceConfig, RemoteConfig};
+use crate::remote::{FaceServiceConfig, ReadServiceConfig};
+use crate::siglip::SiglipModel as CoreModel;
 use crate::tags::TagIndex;
 
 fn js_error(error: SightlineError) -> JsValue {
@@ -33,6 +34,12 @@ fn js_error(error: SightlineError) -> JsValue {
         let _ = Reflect::set(&js, &"azure".into(), &body);
     }
     js.into()
+}
+
+/// `analyze`'s options object, as the core reads it.
+fn analyze_options(options: JsValue) -> Result<AnalyzeOptions, SightlineError> {
+    serde_wasm_bindgen::from_value::<AnalyzeOptions>(options)
+        .map_err(|e| SightlineError::request("InvalidParameter", format!("options: {e}")))
 }
 
 fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
@@ -77,68 +84,110 @@ pub fn int8_kernel() -> String {
     sightline_kernels::qgemm::Kernel::best().name().to_string()
 }
 
-/// A SigLIP model in WebAssembly.
-#[wasm_bindgen(js_name = SiglipModel)]
-pub struct WasmSiglipModel {
-    model: CoreModel,
-    tags: Option<TagIndex>,
-    faces: Option<FaceDetector>,
-    ocr: Option<OcrEngine>,
-    /// Azure services for `read` and `people`; keys live only here, in memory.
-    services: RemoteConfig,
+/// The feature table (src/features.rs): each Azure feature with the parts it needs and is helped
+/// by and the service that can answer it instead, each part with its manifest kind and file roles,
+/// and the feature names Azure has that Sightline does not. The npm package and the page load by it.
+#[wasm_bindgen(js_name = featureTable)]
+pub fn feature_table() -> Result<JsValue, JsValue> {
+    to_js(&crate::features::feature_table())
 }
 
-#[wasm_bindgen(js_class = SiglipModel)]
-impl WasmSiglipModel {
-    /// Load from bytes: the `sightline.json` descriptor, the vision ONNX and, for text features,
-    /// the text ONNX and `tokenizer.json`; the ONNX files' sha256 when the caller has them (the
-    /// model loader does: hashing them here again would take a second).
+/// The analyzer in WebAssembly: empty when made, each part loaded on its own (`load`), the Azure
+/// services configured on it.
+#[wasm_bindgen(js_name = Analyzer)]
+pub struct WasmAnalyzer {
+    core: Analyzer,
+}
+
+/// `object`'s own entries as (key, value) pairs.
+fn entries(object: &js_sys::Object) -> Vec<(String, JsValue)> {
+    js_sys::Object::entries(object)
+        .iter()
+        .filter_map(|entry| {
+            let pair: Array = entry.dyn_into().ok()?;
+            Some((pair.get(0).as_string()?, pair.get(1)))
+        })
+        .collect()
+}
+
+#[wasm_bindgen(js_class = Analyzer)]
+impl WasmAnalyzer {
+    /// Nothing loaded: `color` works, every other feature needs a part (`featureTable()`).
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        descriptor: &[u8],
-        vision_model: &[u8],
-        text_model: Option<Box<[u8]>>,
-        tokenizer: Option<Box<[u8]>>,
-        vision_sha256: Option<String>,
-        text_sha256: Option<String>,
-    ) -> Result<WasmSiglipModel, JsValue> {
-        let files = ModelFiles {
-            descriptor,
-            vision_model,
-            text_model: text_model.as_deref(),
-            tokenizer: tokenizer.as_deref(),
-            vision_sha256: vision_sha256.as_deref(),
-            text_sha256: text_sha256.as_deref(),
-        };
-        CoreModel::load(files).map(|model| WasmSiglipModel { model, tags: None, faces: None, ocr: None, services: RemoteConfig::default() }).map_err(js_error)
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> WasmAnalyzer {
+        WasmAnalyzer { core: Analyzer::new() }
     }
 
-    /// The descriptor as a plain object (name, synthetic, image_size, …).
+    /// Load the part `part` ("siglip", "tags", "people", "read") from `files`, an object of role →
+    /// `Uint8Array` (each part's roles are in `featureTable().parts`), with `digests`, role →
+    /// sha256 hex, for the files whose digest the caller already has (hashing SigLIP's ONNX files
+    /// again in wasm takes a second). Replaces the part when loaded; a new SigLIP model drops the
+    /// tags file loaded for the previous one.
+    pub fn load(&mut self, part: &str, files: &js_sys::Object, digests: Option<js_sys::Object>) -> Result<(), JsValue> {
+        let part = Part::parse(part).ok_or_else(|| {
+            let known = Part::ALL.map(Part::name).join(", ");
+            js_error(SightlineError::argument(format!("there is no part \"{part}\"; the parts are {known}")))
+        })?;
+        let mut bytes = Vec::new();
+        for (role, value) in entries(files) {
+            if value.is_undefined() || value.is_null() {
+                continue;
+            }
+            let array: js_sys::Uint8Array = value
+                .dyn_into()
+                .map_err(|_| js_error(SightlineError::argument(format!("the {role} file must be a Uint8Array"))))?;
+            bytes.push((role, array.to_vec()));
+        }
+        let digests: Vec<(String, String)> = digests
+            .map(|d| entries(&d).into_iter().filter_map(|(role, v)| Some((role, v.as_string()?))).collect())
+            .unwrap_or_default();
+        let sha256 = |role: &str| digests.iter().find(|(r, _)| r == role).map(|(_, d)| d.as_str());
+        let files: Vec<PartFile> =
+            bytes.iter().map(|(role, data)| PartFile { role, bytes: data, sha256: sha256(role) }).collect();
+        self.core.load(part, &files).map_err(js_error)
+    }
+
+    /// The parts loaded, by name.
     #[wasm_bindgen(getter)]
-    pub fn descriptor(&self) -> Result<JsValue, JsValue> {
-        to_js(self.model.descriptor())
+    pub fn loaded(&self) -> Vec<String> {
+        self.core.loaded().into_iter().map(|part| part.name().to_string()).collect()
     }
 
-    /// True for random-weight test models whose outputs mean nothing.
+    /// The parts an `analyze` call with these options needs on this analyzer (its services
+    /// configured): `{required, helpful}`, part names, loaded or not.
+    #[wasm_bindgen(js_name = partsFor)]
+    pub fn parts_for(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        to_js(&self.core.parts_for(&analyze_options(options).map_err(js_error)?))
+    }
+
+    /// The number of tags in the loaded tags file (0 without one).
+    #[wasm_bindgen(getter, js_name = tagCount)]
+    pub fn tag_count(&self) -> usize {
+        self.core.tags().map_or(0, TagIndex::len)
+    }
+
+    /// The loaded SigLIP model: `{descriptor, synthetic, embeddingDim, hasText}`, or `null`.
     #[wasm_bindgen(getter)]
-    pub fn synthetic(&self) -> bool {
-        self.model.descriptor().synthetic
+    pub fn siglip(&self) -> Result<JsValue, JsValue> {
+        let Some(model) = self.core.siglip() else { return Ok(JsValue::NULL) };
+        to_js(&serde_json::json!({
+            "descriptor": model.descriptor(),
+            // True for random-weight test models whose outputs mean nothing.
+            "synthetic": model.descriptor().synthetic,
+            "embeddingDim": model.embedding_dim(),
+            "hasText": model.has_text(),
+        }))
     }
 
-    #[wasm_bindgen(getter, js_name = embeddingDim)]
-    pub fn embedding_dim(&self) -> usize {
-        self.model.embedding_dim()
-    }
-
-    #[wasm_bindgen(getter, js_name = hasText)]
-    pub fn has_text(&self) -> bool {
-        self.model.has_text()
+    fn model(&self) -> Result<&CoreModel, JsValue> {
+        self.core.require_siglip().map_err(js_error)
     }
 
     /// Unit-length embedding of an encoded image (JPEG, PNG, WebP, GIF, BMP, TIFF).
     #[wasm_bindgen(js_name = embedImage)]
     pub fn embed_image(&self, image: &[u8]) -> Result<Float32Array, JsValue> {
-        let embedding = self.model.embed_image(image).map_err(js_error)?;
+        let embedding = self.model()?.embed_image(image).map_err(js_error)?;
         Ok(Float32Array::from(embedding.embedding.as_slice()))
     }
 
@@ -146,7 +195,7 @@ impl WasmSiglipModel {
     /// vision tower alone, so benchmarks time the same input as other ONNX runtimes.
     #[wasm_bindgen(js_name = embedPixels)]
     pub fn embed_pixels(&self, pixel_values: &[f32]) -> Result<Float32Array, JsValue> {
-        let embedding = self.model.embed_pixel_values(pixel_values).map_err(js_error)?;
+        let embedding = self.model()?.embed_pixel_values(pixel_values).map_err(js_error)?;
         Ok(Float32Array::from(embedding.as_slice()))
     }
 
@@ -154,26 +203,27 @@ impl WasmSiglipModel {
     /// `performance.now()`: `[{op, node, ms}]` in execution order (`scripts/profile`).
     #[wasm_bindgen(js_name = profileVision)]
     pub fn profile_vision(&self, pixel_values: &[f32]) -> Result<JsValue, JsValue> {
-        let nodes = with_page_clock(|clock| self.model.profile_vision(pixel_values, clock))?.map_err(js_error)?;
+        let model = self.model()?;
+        let nodes = with_page_clock(|clock| model.profile_vision(pixel_values, clock))?.map_err(js_error)?;
         to_js(&nodes)
     }
 
     /// Unit-length embeddings of texts, one Float32Array each.
     #[wasm_bindgen(js_name = embedTexts)]
     pub fn embed_texts(&self, texts: Vec<String>) -> Result<Array, JsValue> {
-        let embeddings = self.model.embed_texts(&texts).map_err(js_error)?;
+        let embeddings = self.model()?.embed_texts(&texts).map_err(js_error)?;
         Ok(embeddings.iter().map(|e| Float32Array::from(e.as_slice())).collect())
     }
 
     /// The fixed-length token ids the text tower sees.
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, JsValue> {
-        self.model.tokenize(text).map_err(js_error)
+        self.model()?.tokenize(text).map_err(js_error)
     }
 
     /// Zero-shot: `[{label, confidence, logit, cosine}]` in the labels' order; each label is
     /// scored independently (several can be true).
     pub fn classify(&self, image: &[u8], labels: Vec<String>) -> Result<JsValue, JsValue> {
-        to_js(&self.model.classify(image, &labels).map_err(js_error)?)
+        to_js(&self.model()?.classify(image, &labels).map_err(js_error)?)
     }
 
     /// Zero-shot scores of `labels` for several stored image embeddings (from `embedImage` or
@@ -181,43 +231,12 @@ impl WasmSiglipModel {
     /// Returns one `[{label, confidence, logit, cosine}]` per embedding.
     #[wasm_bindgen(js_name = classifyEmbeddings)]
     pub fn classify_embeddings(&self, embeddings: Vec<Float32Array>, labels: Vec<String>) -> Result<Array, JsValue> {
-        let label_embeddings = self.model.embed_labels(&labels).map_err(js_error)?;
+        let model = self.model()?;
+        let label_embeddings = model.embed_labels(&labels).map_err(js_error)?;
         embeddings
             .iter()
-            .map(|e| to_js(&self.model.score_labels(&e.to_vec(), &labels, &label_embeddings)))
+            .map(|e| to_js(&model.score_labels(&e.to_vec(), &labels, &label_embeddings)))
             .collect()
-    }
-
-    /// Load the tag vocabulary's embeddings built for this model (refused for another model).
-    /// Returns the number of tags.
-    #[wasm_bindgen(js_name = loadTags)]
-    pub fn load_tags(&mut self, tags_file: &[u8]) -> Result<usize, JsValue> {
-        let index = TagIndex::from_bytes(tags_file, &self.model).map_err(js_error)?;
-        let count = index.len();
-        self.tags = Some(index);
-        Ok(count)
-    }
-
-    /// Load the YuNet face model: enables `people` and keeps smart crops on faces.
-    #[wasm_bindgen(js_name = loadFaceModel)]
-    pub fn load_face_model(&mut self, onnx: &[u8]) -> Result<(), JsValue> {
-        self.faces = Some(FaceDetector::load(onnx).map_err(js_error)?);
-        Ok(())
-    }
-
-    /// Load PP-OCRv5 (`scripts/fetch-models ppocr-v5`): enables `read` on the device. The
-    /// orientation model is optional (it turns upside-down lines around).
-    #[wasm_bindgen(js_name = loadOcrModel)]
-    pub fn load_ocr_model(
-        &mut self,
-        detector: &[u8],
-        recognizer: &[u8],
-        dictionary: &[u8],
-        orientation: Option<Box<[u8]>>,
-    ) -> Result<(), JsValue> {
-        let files = OcrFiles { detector, recognizer, dictionary, orientation: orientation.as_deref() };
-        self.ocr = Some(OcrEngine::load(files).map_err(js_error)?);
-        Ok(())
     }
 
     /// Where local `read` spends its time on this image, on `performance.now()`: the stages of a
@@ -225,7 +244,7 @@ impl WasmSiglipModel {
     /// `scripts/bench-ocr --profile`).
     #[wasm_bindgen(js_name = profileRead)]
     pub fn profile_read(&self, image: &[u8]) -> Result<JsValue, JsValue> {
-        let engine = self.ocr.as_ref().ok_or_else(|| js_error(SightlineError::OcrModelNotLoaded))?;
+        let engine = self.core.read_engine().ok_or_else(|| js_error(Part::Read.not_loaded()))?;
         let rgb = crate::decode::decode_image(image).map_err(js_error)?.rgb;
         to_js(&with_page_clock(|clock| engine.profile(&rgb, clock))?.map_err(js_error)?)
     }
@@ -238,7 +257,7 @@ impl WasmSiglipModel {
     #[wasm_bindgen(js_name = setReadService)]
     pub fn set_read_service(&mut self, endpoint: &str, key: &str, api_version: Option<String>, allow_http: Option<bool>) -> Result<(), JsValue> {
         let config = ReadServiceConfig::new(endpoint, key, api_version.as_deref(), allow_http.unwrap_or(false));
-        self.services.read = Some(config.map_err(js_error)?);
+        self.core.services.read = Some(config.map_err(js_error)?);
         Ok(())
     }
 
@@ -254,28 +273,28 @@ impl WasmSiglipModel {
         allow_http: Option<bool>,
     ) -> Result<(), JsValue> {
         let config = FaceServiceConfig::new(endpoint, key, landmarks, &attributes, allow_http.unwrap_or(false));
-        self.services.face = Some(config.map_err(js_error)?);
+        self.core.services.face = Some(config.map_err(js_error)?);
         Ok(())
     }
 
     /// Forget both services and their keys.
     #[wasm_bindgen(js_name = clearServices)]
     pub fn clear_services(&mut self) {
-        self.services.read = None;
-        self.services.face = None;
+        self.core.services.read = None;
+        self.core.services.face = None;
     }
 
     /// Give up on a remote feature after this many seconds (retries and polling included).
     #[wasm_bindgen(js_name = setRemoteTimeout)]
     pub fn set_remote_timeout(&mut self, seconds: f64) -> Result<(), JsValue> {
-        self.services.policy = crate::remote::RetryPolicy::with_total_timeout(seconds).map_err(js_error)?;
+        self.core.services.policy = crate::remote::RetryPolicy::with_total_timeout(seconds).map_err(js_error)?;
         Ok(())
     }
 
     /// Which services are configured: `{read, face}` booleans (never the keys).
     #[wasm_bindgen(getter, js_name = remoteServices)]
     pub fn remote_services(&self) -> Result<JsValue, JsValue> {
-        let available = self.services.available();
+        let available = self.core.services.available();
         to_js(&serde_json::json!({ "read": available.read, "face": available.face }))
     }
 
@@ -287,20 +306,13 @@ impl WasmSiglipModel {
     /// `signal` (an AbortSignal) cancels the remote calls: the Promise rejects with
     /// `RemoteCanceled`.
     pub fn analyze(&self, image: &[u8], options: JsValue, signal: Option<web_sys::AbortSignal>) -> js_sys::Promise {
-        let pending = serde_wasm_bindgen::from_value::<AnalyzeOptions>(options)
-            .map_err(|e| SightlineError::request("InvalidParameter", format!("options: {e}")))
-            .and_then(|options| {
-                let analyzer = Analyzer { model: Some(&self.model), tags: self.tags.as_ref(), faces: self.faces.as_ref(), ocr: self.ocr.as_ref() };
-                start_analysis(&analyzer, image, &options, &self.services)
-            });
-        let pending = match pending {
+        let pending = match analyze_options(options).and_then(|options| self.core.start(image, &options)) {
             Ok(pending) => pending,
             Err(error) => return js_sys::Promise::reject(&js_error(error)),
         };
-        let config = self.services.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let client = FetchHttpClient::new(signal);
-            let result = pending.finish(&client, &config).await.map_err(js_error)?;
+            let result = pending.finish(&client).await.map_err(js_error)?;
             to_js(&result)
         })
     }

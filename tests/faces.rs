@@ -49,9 +49,7 @@ fn yunet_finds_exactly_the_faces_that_are_there() {
 
 #[test]
 fn smart_crops_keep_the_faces() {
-    let model = tiny_vision_model();
-    let detector = FaceDetector::load(YUNET).unwrap();
-    let analyzer = Analyzer { model: Some(&model), tags: None, faces: Some(&detector), ocr: None };
+    let analyzer = Analyzer::new().with_siglip(tiny_vision_model()).with_people(FaceDetector::load(YUNET).unwrap());
     let ratios = vec![0.75, 1.0, 4.0 / 3.0, 1.8];
     let options = AnalyzeOptions {
         features: vec!["smartCrops".into(), "people".into()],

@@ -3,7 +3,7 @@
 //! text, and Azure's readResult shape through `analyze`.
 
 use sightline::ocr::{OcrEngine, OcrFiles};
-use sightline::{AnalyzeOptions, Analyzer};
+use sightline::{AnalyzeOptions, Analyzer, Part};
 
 #[path = "support/tiny_vision.rs"]
 mod tiny_vision;
@@ -136,10 +136,13 @@ fn an_upside_down_line_reads_the_right_way_up_with_the_orientation_model() {
 
 #[test]
 fn analyze_read_returns_azure_read_result() {
-    let model = tiny_vision_model();
-    let ocr = engine(false);
+    // Reading needs the read engine alone: no SigLIP model is loaded.
+    let analyzer = Analyzer::new().with_read(engine(false));
+    assert_eq!(analyzer.loaded(), [Part::Read]);
     let options = AnalyzeOptions { features: vec!["read".into()], ..Default::default() };
-    let result = Analyzer { model: Some(&model), tags: None, faces: None, ocr: Some(&ocr) }.analyze(PHOTOTEST, &options).unwrap();
+    assert_eq!(analyzer.parts_for(&options).required, [Part::Read]);
+    let result = analyzer.analyze(PHOTOTEST, &options).unwrap();
+    assert!(result.model_version.starts_with("sightline-"), "{}", result.model_version);
     let read = result.read_result.expect("readResult");
     assert_eq!(read.blocks.len(), 1);
     assert_eq!(read.backend.as_deref(), Some("local"));
@@ -148,7 +151,7 @@ fn analyze_read_returns_azure_read_result() {
     assert!(result.tags_result.is_none() && result.embedding.is_none());
 
     // Without the OCR models the feature is refused with a typed error.
-    let error = Analyzer { model: Some(&model), tags: None, faces: None, ocr: None }.analyze(PHOTOTEST, &options).unwrap_err();
+    let error = Analyzer::new().with_siglip(tiny_vision_model()).analyze(PHOTOTEST, &options).unwrap_err();
     assert_eq!(error.code(), "OcrModelNotLoaded");
 }
 

@@ -18,7 +18,7 @@ use sightline::azure::{ImageAnalysisResult, ImageMetadata};
 use sightline::remote::document_intelligence::read_text;
 use sightline::remote::face::detect_faces;
 use sightline::remote::native::NativeHttpClient;
-use sightline::remote::{analyze_with_services, FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy, TransportError};
+use sightline::remote::{FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy, TransportError};
 use sightline::{AnalyzeOptions, Analyzer, FaceDetector, ModelFiles, SiglipModel, SightlineError};
 
 mod common;
@@ -128,10 +128,9 @@ fn analyze_remote_with(
     config: &RemoteConfig,
     http: &NativeHttpClient,
 ) -> Result<ImageAnalysisResult, SightlineError> {
-    let model = load_model();
-    let analyzer = Analyzer { model: Some(&model), tags: None, faces: None, ocr: None };
+    let analyzer = Analyzer::new().with_siglip(load_model()).with_services(config.clone());
     let options = AnalyzeOptions { features: features.iter().map(|f| f.to_string()).collect(), ..Default::default() };
-    pollster::block_on(analyze_with_services(&analyzer, image, &options, config, http))
+    pollster::block_on(analyzer.analyze_with_services(image, &options, http))
 }
 
 /// The one feature error of a result: (Sightline's code, the service's own code and status).
@@ -375,14 +374,13 @@ fn face_errors_keep_the_local_results() {
 
 #[test]
 fn local_people_need_no_service_and_backends_choose() {
-    let model = load_model();
     // scripts/setup installs YuNet with the test model.
     let detector = FaceDetector::load(&read(repo().join("models/yunet/face_detection_yunet_2026may.onnx"))).unwrap();
-    let analyzer = Analyzer { model: Some(&model), tags: None, faces: Some(&detector), ocr: None };
-    let image = read(shared().join("images/faces/obama.jpg"));
     let config = face_config("ok", "local", false, &[]);
+    let analyzer = Analyzer::new().with_siglip(load_model()).with_people(detector).with_services(config);
+    let image = read(shared().join("images/faces/obama.jpg"));
     let options = AnalyzeOptions { features: vec!["people".into()], people_backend: Some(Backend::Local), ..Default::default() };
-    let result = pollster::block_on(analyze_with_services(&analyzer, &image, &options, &config, &NativeHttpClient::new())).unwrap();
+    let result = pollster::block_on(analyzer.analyze_with_services(&image, &options, &NativeHttpClient::new())).unwrap();
     assert!(result.faces.unwrap()[0].score.is_some(), "YuNet's faces have scores");
     assert!(requests("ok", "local").is_empty(), "peopleBackend local sent nothing");
 }

@@ -46,7 +46,7 @@ let services = { read: false, readBackend: "auto", peopleBackend: "auto" };
 const embeddings = new Map();
 
 let wasmReady = null;
-/** The instantiated module's exports (SiglipModel, previewPng, ...), once `wasmReady` resolves. */
+/** The instantiated module's exports (Analyzer, previewPng, ...), once `wasmReady` resolves. */
 let wasm = null;
 /** The module that runs (lib/wasm-builds.js): {build, int8Kernel, threads}, sent with "ready". */
 let runtime = null;
@@ -98,7 +98,8 @@ async function loadFromManifest(name, signal) {
   try {
     // The tags file is built locally for this model (scripts/serve); the model checks it is its own.
     const tagsSpec = { model: name, file: "tags-en.sltags", role: "tags", urls: [new URL(`${name}/tags-en.sltags`, MODELS).href], sha256: null, size: null };
-    const tagCount = model.loadTags(await fetchVerified(tagsSpec, { onProgress: progressFor(LABELS.tags), signal }));
+    model.load("tags", { tags: await fetchVerified(tagsSpec, { onProgress: progressFor(LABELS.tags), signal }) });
+    const tagCount = model.tagCount;
     return { model, name, url: null, description: entry.description, tagCount, files: null, notes: [] };
   } catch (error) {
     model.free();
@@ -160,7 +161,7 @@ async function loadFromUrl(input, refresh, signal) {
   ]);
   const model = construct(descriptor, vision, text, tokenizer);
   // A synthetic model stays flagged even if a folder's descriptor says otherwise.
-  const synthetic = model.synthetic || Boolean(source?.synthetic);
+  const synthetic = model.siglip.synthetic || Boolean(source?.synthetic);
 
   // The tags file: the folder's own, else the one the page built for the manifest model whose
   // vision weights these are. The model refuses one built for other weights.
@@ -176,7 +177,8 @@ async function loadFromUrl(input, refresh, signal) {
       tags = await fetchVerified({ model: name, file: "tags-en.sltags", role: "tags", urls: [new URL(`${name}/tags-en.sltags`, MODELS).href], sha256: null, size: null }, { onProgress: progressFor(LABELS.tags), signal });
       notes.push(`tags from this page's copy for ${name}`);
     }
-    tagCount = model.loadTags(tags);
+    model.load("tags", { tags });
+    tagCount = model.tagCount;
   } catch (error) {
     if (error?.name === "AbortError") {
       model.free();
@@ -187,10 +189,17 @@ async function loadFromUrl(input, refresh, signal) {
   return { model, name: descriptor.name ?? folder.name, url: folder.url, description: null, tagCount, files: report, notes, synthetic };
 }
 
-/** A SiglipModel from fetchModelFile's answers, with the digests it computed (hashing again in wasm would take a second). */
+/** The core's Analyzer with SigLIP loaded from fetchModelFile's answers, with the digests it computed (hashing again in wasm would take a second). */
 function construct(descriptor, vision, text, tokenizer) {
-  const bytes = new TextEncoder().encode(JSON.stringify(descriptor));
-  return new wasm.SiglipModel(bytes, vision.bytes, text?.bytes, tokenizer?.bytes, vision.sha256 ?? undefined, text?.sha256 ?? undefined);
+  const analyzer = new wasm.Analyzer();
+  try {
+    const files = { descriptor: new TextEncoder().encode(JSON.stringify(descriptor)), vision: vision.bytes, text: text?.bytes, tokenizer: tokenizer?.bytes };
+    analyzer.load("siglip", files, { vision: vision.sha256 ?? undefined, text: text?.sha256 ?? undefined });
+    return analyzer;
+  } catch (error) {
+    analyzer.free();
+    throw error;
+  }
 }
 
 async function load(request) {
@@ -207,7 +216,7 @@ async function load(request) {
       const faces = manifestEntryOfKind(m, "yunet");
       if (faces) {
         const spec = manifestFiles(faces[0], faces[1], MODELS).get("face");
-        loaded.model.loadFaceModel(await fetchVerified(spec, { onProgress: progressFor(LABELS.face), signal: controller.signal }));
+        loaded.model.load("people", { face: await fetchVerified(spec, { onProgress: progressFor(LABELS.face), signal: controller.signal }) });
         facesLoaded = true;
       }
     } catch (error) {
@@ -232,7 +241,7 @@ async function load(request) {
     embeddings.clear();
     services = { ...services, read: false };
     const { model, name, url, description, tagCount, files, notes } = current;
-    post({ type: "ready", name, url, synthetic: loaded.synthetic ?? model.synthetic, tagCount, facesLoaded, description, files, notes, hasText: model.hasText, runtime });
+    post({ type: "ready", name, url, synthetic: loaded.synthetic ?? model.siglip.synthetic, tagCount, facesLoaded, description, files, notes, hasText: model.siglip.hasText, runtime });
   } catch (error) {
     if (seq !== loadSeq) return; // superseded: the newer load reports
     post({ type: "loadFailed", url: request.url ?? null, name: request.model ?? null, previous: current?.name ?? null, error: errorJson(error) });
@@ -255,7 +264,7 @@ function ensureOcr(slot) {
     const labels = { detector: "OCR text detector", recognizer: "OCR text recognizer", dictionary: "OCR dictionary", orientation: "OCR line orientation" };
     const get = (role) => (files.get(role) ? fetchVerified(files.get(role), { onProgress: progressFor(labels[role]) }) : undefined);
     const [detector, recognizer, dictionary, orientation] = await Promise.all([get("detector"), get("recognizer"), get("dictionary"), get("orientation")]);
-    slot.model.loadOcrModel(detector, recognizer, dictionary, orientation);
+    slot.model.load("read", { detector, recognizer, dictionary, orientation });
     return null;
   })().catch((error) => {
     const hint = "install it next to the page with scripts/fetch-models ppocr-v5";

@@ -103,7 +103,9 @@ const ops = {
     let handle;
     if (engine !== "ort") {
       const { module } = sightlines.get(engine);
-      handle = new module.SiglipModel(descriptorFor(engine, descriptor), bytes(model), bytes(text), bytes(tokenizer), digests.get(model), text ? digests.get(text) : undefined);
+      handle = new module.Analyzer();
+      const files = { descriptor: descriptorFor(engine, descriptor), vision: bytes(model), text: bytes(text), tokenizer: bytes(tokenizer) };
+      handle.load("siglip", files, { vision: digests.get(model), text: text ? digests.get(text) : undefined });
     } else {
       handle = await ort.InferenceSession.create(bytes(model), {
         executionProviders: ["wasm"],

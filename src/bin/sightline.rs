@@ -14,10 +14,8 @@ use sightline::analyze::Backend;
 use sightline::azure::ErrorResponse;
 use sightline::ocr::OcrEngine;
 use sightline::remote::native::NativeHttpClient;
-use sightline::remote::{analyze_with_services, FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy};
-use sightline::{
-    read_image_file, AnalyzeOptions, Analyzer, FaceDetector, ModelDescriptor, ModelFiles, SiglipModel, SightlineError, TagIndex,
-};
+use sightline::remote::{FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy};
+use sightline::{read_image_file, AnalyzeOptions, Analyzer, FaceDetector, LoadOptions, Part, SiglipModel, SightlineError, TagIndex};
 
 /// `println!` that ends the run quietly when stdout is closed (`sightline … | head`), as Unix
 /// tools do, instead of panicking on the broken pipe.
@@ -44,10 +42,6 @@ struct Cli {
     #[arg(long = "f32-weights", global = true)]
     f32_weights: bool,
 }
-
-/// `--f32-weights`, set once in `main` before any model loads: a run-wide choice, like the model
-/// folder.
-static F32_WEIGHTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 #[derive(Subcommand)]
 enum Command {
@@ -253,8 +247,8 @@ const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "jpe", "png", "webp", "gif",
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    F32_WEIGHTS.set(cli.f32_weights).expect("set once");
-    match run(cli.command) {
+    let models = Models { dequantize_weights: cli.f32_weights.then_some(true) };
+    match run(cli.command, models) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(message) => {
@@ -265,10 +259,10 @@ fn main() -> ExitCode {
 }
 
 /// Ok(all files succeeded); Err for failures that stop the whole run.
-fn run(command: Command) -> Result<bool, String> {
+fn run(command: Command, models: Models) -> Result<bool, String> {
     match command {
         Command::Embed { inputs, texts, common } => {
-            let model = load_model(&common.model, !texts.is_empty())?;
+            let model = models.load(&common.model, !texts.is_empty())?;
             if texts.is_empty() {
                 embed_images(&model, &inputs, common.json)
             } else {
@@ -276,7 +270,7 @@ fn run(command: Command) -> Result<bool, String> {
             }
         }
         Command::Classify { inputs, labels, common } => {
-            let model = load_model(&common.model, true)?;
+            let model = models.load(&common.model, true)?;
             classify(&model, &inputs, &labels, common.json)
         }
         Command::Analyze {
@@ -316,15 +310,17 @@ fn run(command: Command) -> Result<bool, String> {
                 ocr_model: ocr_model.unwrap_or_else(|| sibling(&model_dir, "ppocr-v5")),
             };
             // Without --model, a request that needs no SigLIP runs without one if none is installed.
-            let model_optional = model.is_none() && !options.uses_siglip() && !model_dir.join("sightline.json").exists();
-            analyze_image((!model_optional).then_some(model_dir.as_path()), &paths, &image, &options, &services, json)
+            let needs_siglip = options.parts(services.available()).required.contains(&Part::Siglip);
+            let model_optional = model.is_none() && !needs_siglip && !model_dir.join("sightline.json").exists();
+            let model_dir = (!model_optional).then_some(model_dir.as_path());
+            analyze_image(models, model_dir, &paths, &image, &options, services, json)
         }
         Command::BuildTags { vocabulary, output, model } => {
             let output = output.unwrap_or_else(|| model.join(TAGS_FILE));
-            build_tags(&model, &vocabulary, &output)
+            build_tags(models, &model, &vocabulary, &output)
         }
         Command::Tokenize { text, common } => {
-            let model = load_model(&common.model, true)?;
+            let model = models.load(&common.model, true)?;
             let ids = model.tokenize(&text).map_err(|e| e.to_string())?;
             if common.json {
                 out!("{}", json!({ "text": text, "ids": ids }));
@@ -340,43 +336,30 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// Load the model a folder describes; the text side only when the command needs it.
-fn load_model(dir: &Path, with_text: bool) -> Result<SiglipModel, String> {
-    let descriptor_path = dir.join("sightline.json");
-    let descriptor_bytes = read(&descriptor_path).map_err(|e| {
-        format!("{e}\n  (fill the folder with scripts/fetch-models, e.g. `scripts/fetch-models siglip-test-tiny`)")
-    })?;
-    let mut descriptor = ModelDescriptor::from_json(&descriptor_bytes).map_err(|e| e.to_string())?;
-    let descriptor_bytes = if F32_WEIGHTS.get().copied().unwrap_or(false) {
-        descriptor.dequantize_weights = Some(true);
-        serde_json::to_vec(&descriptor).map_err(|e| e.to_string())?
-    } else {
-        descriptor_bytes
-    };
-    let vision = read(&dir.join(&descriptor.vision_model))?;
-    let (text, tokenizer) = if with_text {
-        let missing = || format!("model {} has no text tower, needed for this command", descriptor.name);
-        let text_path = descriptor.text_model.as_ref().ok_or_else(missing)?;
-        let tokenizer_path = descriptor.tokenizer.as_ref().ok_or_else(missing)?;
-        (Some(read(&dir.join(text_path))?), Some(read(&dir.join(tokenizer_path))?))
-    } else {
-        (None, None)
-    };
-    let model = SiglipModel::load(ModelFiles {
-        descriptor: &descriptor_bytes,
-        vision_model: &vision,
-        text_model: text.as_deref(),
-        tokenizer: tokenizer.as_deref(),
-        ..Default::default()
-    })
-    .map_err(|e| format!("cannot load model from {}: {e}", dir.display()))?;
-    if descriptor.synthetic {
-        eprintln!(
-            "sightline: warning: {} is a SYNTHETIC test model with random weights; its outputs are meaningless",
-            descriptor.name
-        );
+/// How this run loads SigLIP model folders (`--f32-weights`).
+#[derive(Debug, Clone, Copy)]
+struct Models {
+    dequantize_weights: Option<bool>,
+}
+
+impl Models {
+    /// Load the model a folder describes; the text side only when the command needs it.
+    fn load(self, dir: &Path, text: bool) -> Result<SiglipModel, String> {
+        let options = LoadOptions { text, dequantize_weights: self.dequantize_weights };
+        let model = SiglipModel::load_dir(dir, options).map_err(|e| match e {
+            SightlineError::FileUnreadable { .. } if !dir.join("sightline.json").exists() => format!(
+                "{e}\n  (fill the folder with scripts/fetch-models, e.g. `scripts/fetch-models siglip-test-tiny`)"
+            ),
+            e => format!("cannot load model from {}: {e}", dir.display()),
+        })?;
+        if model.descriptor().synthetic {
+            eprintln!(
+                "sightline: warning: {} is a SYNTHETIC test model with random weights; its outputs are meaningless",
+                model.descriptor().name
+            );
+        }
+        Ok(model)
     }
-    Ok(model)
 }
 
 /// Expand directories (sorted, hidden entries skipped) into image files: each as its name and
@@ -517,39 +500,44 @@ fn classify(model: &SiglipModel, inputs: &[PathBuf], labels: &[String], as_json:
 
 /// Analyse one image; errors print Azure's JSON error body (with --json) and exit 1.
 fn analyze_image(
+    models: Models,
     model_dir: Option<&Path>,
     paths: &AnalyzePaths,
     image: &Path,
     options: &AnalyzeOptions,
-    services: &RemoteConfig,
+    services: RemoteConfig,
     as_json: bool,
 ) -> Result<bool, String> {
     let wants_labels = options.labels.as_ref().is_some_and(|l| !l.is_empty());
-    let model = model_dir.map(|dir| load_model(dir, wants_labels)).transpose()?;
+    let mut analyzer = Analyzer::new().with_services(services);
+    if let Some(dir) = model_dir {
+        analyzer.set_siglip(models.load(dir, wants_labels)?);
+    }
     let outcome = (|| {
-        let tags = match options.uses_tags_file() {
-            false => None,
-            true => match std::fs::read(&paths.tags) {
-                Ok(bytes) => match &model {
-                    Some(model) => Some(TagIndex::from_bytes(&bytes, model)?),
-                    None => return Err(SightlineError::SiglipModelNotLoaded),
+        // What the feature table says this request needs, from the paths given or the defaults.
+        // A required part that is missing is reported by the analysis with its typed error; a
+        // helpful one (the people detector for smart crops) is skipped.
+        let needed = analyzer.parts_for(options);
+        for part in needed.required.iter().chain(&needed.helpful) {
+            match part {
+                Part::Siglip => {}
+                Part::Tags => match std::fs::read(&paths.tags) {
+                    Ok(bytes) => {
+                        analyzer.load_tags(&bytes)?;
+                    }
+                    Err(_) => return Err(SightlineError::TagsNotLoaded),
                 },
-                Err(_) => return Err(SightlineError::TagsNotLoaded),
-            },
-        };
-        // Faces are required for people and used, when installed, to keep smart crops on faces.
-        let faces = match (options.uses_face_model(), std::fs::read(&paths.face_model)) {
-            (true, Ok(bytes)) => Some(FaceDetector::load(&bytes)?),
-            _ => None,
-        };
-        let ocr = match options.uses_ocr_model() {
-            true => Some(OcrEngine::load_dir(&paths.ocr_model)?),
-            false => None,
-        };
+                Part::People => {
+                    if let Ok(bytes) = std::fs::read(&paths.face_model) {
+                        analyzer.set_people(FaceDetector::load(&bytes)?);
+                    }
+                }
+                Part::Read => analyzer.set_read(OcrEngine::load_dir(&paths.ocr_model)?),
+            }
+        }
         let bytes = read_image_file(image)?;
-        let analyzer = Analyzer { model: model.as_ref(), tags: tags.as_ref(), faces: faces.as_ref(), ocr: ocr.as_ref() };
         // The remote clients' futures complete as their blocking requests do: no runtime needed.
-        pollster::block_on(analyze_with_services(&analyzer, &bytes, options, services, &NativeHttpClient::new()))
+        pollster::block_on(analyzer.analyze_with_services(&bytes, options, &NativeHttpClient::new()))
     })();
     match outcome {
         Ok(result) => {
@@ -627,8 +615,8 @@ fn print_analysis(result: &sightline::ImageAnalysisResult) {
     }
 }
 
-fn build_tags(model_dir: &Path, vocabulary: &Path, output: &Path) -> Result<bool, String> {
-    let model = load_model(model_dir, true)?;
+fn build_tags(models: Models, model_dir: &Path, vocabulary: &Path, output: &Path) -> Result<bool, String> {
+    let model = models.load(model_dir, true)?;
     let vocabulary_bytes = read(vocabulary).map_err(|e| format!("{e}\n  (pass --vocabulary FILE; the repository has data/tags/en.json)"))?;
     let progress = ProgressBar::new(0);
     progress.set_style(

@@ -21,4 +21,4 @@ pub mod fetch;
 pub use config::{FaceServiceConfig, ReadApiVersion, ReadServiceConfig, RemoteConfig, ServiceConfig, FACE_ATTRIBUTES};
 pub use http::{HttpClient, HttpRequest, HttpResponse, LocalBoxFuture, Method, TransportError};
 pub use retry::RetryPolicy;
-pub use services::{analyze_with_services, start_analysis, PendingAnalysis};
+pub use services::PendingAnalysis;

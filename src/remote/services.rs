@@ -1,10 +1,10 @@
-//! `analyze_with_services`: the local analysis, then the features configured to run on Azure,
-//! merged into one result. A remote feature that fails leaves its error in `featureErrors` and
-//! every local result in place; only a cancellation fails the whole call.
+//! The second half of `Analyzer::analyze_with_services`: after the local analysis
+//! (`Analyzer::start`), the features configured to run on Azure, merged into one result. A remote
+//! feature that fails leaves its error in `featureErrors` and every local result in place; only a
+//! cancellation fails the whole call.
 //!
-//! It is split in two so the browser can run the synchronous local part on the model it borrows
-//! and hand an owned, `'static` future to JavaScript: `start_analysis` (local work, borrows the
-//! analyzer) and `PendingAnalysis::finish` (remote work, owns everything it needs).
+//! It is split from the local half so the browser can run the synchronous local part on the
+//! analyzer it borrows and hand an owned, `'static` future to JavaScript.
 
 use std::rc::Rc;
 
@@ -14,7 +14,7 @@ use super::config::RemoteConfig;
 use super::document_intelligence::read_text;
 use super::face::detect_faces;
 use super::http::HttpClient;
-use crate::analyze::{AnalyzeOptions, Analyzer, Feature};
+use crate::analyze::Feature;
 use crate::azure::{FeatureError, ImageAnalysisResult};
 use crate::decode::decode_image;
 use crate::error::{Result, SightlineError};
@@ -25,17 +25,22 @@ pub struct PendingAnalysis {
     result: ImageAnalysisResult,
     remote: Vec<Feature>,
     image: Rc<[u8]>,
+    config: RemoteConfig,
 }
 
 impl PendingAnalysis {
+    pub(crate) fn new(result: ImageAnalysisResult, remote: Vec<Feature>, image: &[u8], config: RemoteConfig) -> Self {
+        PendingAnalysis { result, remote, image: Rc::from(image), config }
+    }
+
     /// The features that will go to a remote service.
     pub fn remote_features(&self) -> &[Feature] {
         &self.remote
     }
 
     /// Ask the services, then merge.
-    pub async fn finish(self, http: &dyn HttpClient, config: &RemoteConfig) -> Result<ImageAnalysisResult> {
-        let PendingAnalysis { mut result, remote, image } = self;
+    pub async fn finish(self, http: &dyn HttpClient) -> Result<ImageAnalysisResult> {
+        let PendingAnalysis { mut result, remote, image, config } = self;
         let size = result.metadata;
         let mut errors = Vec::new();
         for feature in remote {
@@ -67,29 +72,6 @@ impl PendingAnalysis {
         }
         Ok(result)
     }
-}
-
-/// Validate against the configured services and run everything local.
-pub fn start_analysis(
-    analyzer: &Analyzer<'_>,
-    image: &[u8],
-    options: &AnalyzeOptions,
-    config: &RemoteConfig,
-) -> Result<PendingAnalysis> {
-    let request = options.validate_with(analyzer.model, config.available())?;
-    let result = analyzer.analyze_request(image, options, &request)?;
-    Ok(PendingAnalysis { result, remote: request.remote.clone(), image: Rc::from(image) })
-}
-
-/// The whole call: local features on the device, `read` and `people` on Azure when configured.
-pub async fn analyze_with_services(
-    analyzer: &Analyzer<'_>,
-    image: &[u8],
-    options: &AnalyzeOptions,
-    config: &RemoteConfig,
-    http: &dyn HttpClient,
-) -> Result<ImageAnalysisResult> {
-    start_analysis(analyzer, image, options, config)?.finish(http, config).await
 }
 
 /// Formats Document Intelligence Read takes as images (it also takes PDF and HEIF, which

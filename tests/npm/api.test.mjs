@@ -265,6 +265,72 @@ test("the face model loads only when people is requested", async () => {
   assert.equal(out.people, 2);
 });
 
+/** The /models/ files the server sent while `fn` ran (the manifest aside). */
+async function modelFilesServed(fn) {
+  const before = server.requests.length;
+  const value = await fn();
+  const served = server.requests.slice(before).filter((p) => p.startsWith("/models/") && !p.endsWith("manifest.json"));
+  return { value, served: [...new Set(served)].sort() };
+}
+
+test("read alone loads the read models and no SigLIP model; SigLIP loads on first need", async () => {
+  const { value: out, served } = await modelFilesServed(() =>
+    page.evaluate(async (model) => {
+      const analyzer = await window.sightline.createAnalyzer({ model, features: ["read"], cache: false });
+      const before = analyzer.model;
+      const result = await analyzer.analyze("/images/ocr/phototest.tif", { features: ["read"] });
+      const read = { content: result.readResult.content, modelVersion: result.modelVersion, model: analyzer.model };
+      // A feature that needs SigLIP loads it then, and the analyzer describes it.
+      const tags = await analyzer.analyze("/images/photos/coffee.png", { features: ["tags"], tagThreshold: 0, maxTags: 2 });
+      const after = analyzer.model;
+      analyzer.dispose();
+      return { before, read, tags: tags.tagsResult.values.length, after };
+    }, MODEL),
+  );
+  assert.equal(out.before, null, "no SigLIP model described");
+  assert.match(out.read.content, /quick brown dog/);
+  assert.match(out.read.modelVersion, /^sightline-/, "no SigLIP model in the version");
+  assert.equal(out.read.model, null);
+  assert.equal(out.tags, 2);
+  assert.equal(out.after.name, "siglip-test-tiny");
+  assert.equal(out.after.synthetic, true);
+  const ocr = served.filter((p) => p.startsWith("/models/ppocr-v5/"));
+  assert.deepEqual(ocr, ["/models/ppocr-v5/ppocr_keys_v5.txt", "/models/ppocr-v5/ppocrv5_cls.onnx", "/models/ppocr-v5/ppocrv5_det.onnx", "/models/ppocr-v5/ppocrv5_rec.onnx"]);
+});
+
+test("for every feature the package loads exactly the files of the parts the core's feature table names", async () => {
+  const manifest = JSON.parse(readFileSync(`${ROOT}models/manifest.json`, "utf8"));
+  const table = await page.evaluate(async () => {
+    const glue = await import("/npm/pkg/sightline.js");
+    await glue.default();
+    return glue.featureTable();
+  });
+  assert.deepEqual(table.features.map((f) => f.name), ["tags", "smartCrops", "people", "color", "imageType", "adult", "categories", "read"]);
+  // Each part's files by the table's roles: SigLIP's from the model asked for, the others' from
+  // the manifest entry of the part's kind; the tags file beside the model.
+  const filesOf = (name) => {
+    if (name === "tags") return [`/models/${MODEL.name}/tags-en.sltags`];
+    const part = table.parts.find((p) => p.name === name);
+    const [entryName, entry] = name === "siglip" ? [MODEL.name, manifest.models[MODEL.name]] : Object.entries(manifest.models).find(([, e]) => e.kind === part.kind);
+    const roles = [...part.roles, ...part.optionalRoles];
+    const paths = roles.map((role) => entry.files.find((f) => f.role === role)).filter(Boolean).map((f) => `/models/${entryName}/${f.path}`);
+    return paths;
+  };
+  for (const feature of table.features) {
+    const expected = [...new Set([...feature.needs, ...feature.helpedBy].flatMap(filesOf))].sort();
+    const { value: loaded, served } = await modelFilesServed(() =>
+      page.evaluate(async ({ model, name }) => {
+        const analyzer = await window.sightline.createAnalyzer({ model, features: [name], cache: false });
+        const described = analyzer.model !== null;
+        analyzer.dispose();
+        return described;
+      }, { model: MODEL, name: feature.name }),
+    );
+    assert.deepEqual(served, expected, `${feature.name} needs ${feature.needs} and is helped by ${feature.helpedBy}`);
+    assert.equal(loaded, feature.needs.includes("siglip"), `${feature.name}: the SigLIP model is described exactly when loaded`);
+  }
+});
+
 test("a second load comes from Cache Storage", async () => {
   const reports = await page.evaluate(async (model) => {
     const reports = [];

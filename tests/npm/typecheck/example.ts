@@ -15,10 +15,13 @@ export async function tagPhoto(file: File, canvas: HTMLCanvasElement, img: HTMLI
     worker: true,
     threads: "auto",
   });
-  const info: ModelInfo = analyzer.model;
+  // Null for an analyzer made with features that need no SigLIP model (until one loads).
+  const info: ModelInfo | null = analyzer.model;
   const pool: number = analyzer.runtime.threads;
   const threaded: boolean = analyzer.runtime.build === "threads";
-  const dim: number = info.embeddingDim;
+  const dim: number = info ? info.embeddingDim : 0;
+  const reader: Analyzer = await createAnalyzer({ features: ["read"], modelBaseUrl: "/models/" });
+  const text: string | undefined = (await reader.analyze(file, { features: ["read"] })).readResult?.content;
 
   const controller = new AbortController();
   const result: ImageAnalysisResult = await analyzer.analyze(file, {
