@@ -404,13 +404,30 @@ fn every_golden_file_is_exercised() {
 mod js_api {
     use super::{lookup, DESCRIPTOR, IMAGES, MODELS, TOKENIZER};
     use js_sys::Reflect;
-    use sightline::wasm::WasmSiglipModel as JsModel;
+    use sightline::wasm::WasmAnalyzer as JsAnalyzer;
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn model() -> JsModel {
+    /// `{role: Uint8Array}`, as `load` takes a part's files.
+    fn files(roles: &[(&str, &[u8])]) -> js_sys::Object {
+        let object = js_sys::Object::new();
+        for (role, bytes) in roles {
+            Reflect::set(&object, &(*role).into(), &js_sys::Uint8Array::from(*bytes)).unwrap();
+        }
+        object
+    }
+
+    fn model() -> JsAnalyzer {
         let (_, vision, text) = MODELS[1];
-        JsModel::new(DESCRIPTOR, vision, Some(text.into()), Some(TOKENIZER.into()), None, None).unwrap()
+        let mut analyzer = JsAnalyzer::new();
+        let siglip = files(&[("descriptor", DESCRIPTOR), ("vision", vision), ("text", text), ("tokenizer", TOKENIZER)]);
+        analyzer.load("siglip", &siglip, None).unwrap();
+        analyzer
+    }
+
+    /// A field of the `siglip` getter's object.
+    fn siglip(analyzer: &JsAnalyzer, field: &str) -> JsValue {
+        Reflect::get(&analyzer.siglip().unwrap(), &field.into()).unwrap()
     }
 
     fn code_of(error: JsValue) -> String {
@@ -421,9 +438,10 @@ mod js_api {
     #[test]
     fn embed_image_returns_a_unit_float32array() {
         let model = model();
-        assert!(model.synthetic());
+        assert_eq!(siglip(&model, "synthetic"), JsValue::TRUE);
+        assert_eq!(model.loaded(), ["siglip"]);
         let v = model.embed_image(lookup(IMAGES, "../shared/images/photos/chelsea.png")).unwrap();
-        assert_eq!(v.length() as usize, model.embedding_dim());
+        assert_eq!(Some(v.length() as f64), siglip(&model, "embeddingDim").as_f64());
         let norm: f32 = v.to_vec().iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5);
         let texts = model.embed_texts(vec!["a cat".into(), "a dog".into()]).unwrap();
@@ -436,10 +454,16 @@ mod js_api {
         assert_eq!(code_of(model.embed_image(b"not an image").unwrap_err()), "InvalidImageFormat");
         assert_eq!(code_of(model.embed_image(&[]).unwrap_err()), "InvalidImageSize");
         assert_eq!(code_of(model.classify(lookup(IMAGES, "../shared/images/photos/chelsea.png"), vec![]).unwrap_err()), "InvalidArgument");
-        let bad = JsModel::new(b"{}", b"garbage", None, None, None, None).map(|_| ()).unwrap_err();
+        let mut empty = JsAnalyzer::new();
+        assert!(empty.siglip().unwrap().is_null());
+        assert_eq!(code_of(empty.embed_image(b"not an image").unwrap_err()), "SiglipModelNotLoaded");
+        let bad = empty.load("siglip", &files(&[("descriptor", b"{}"), ("vision", b"garbage")]), None).unwrap_err();
         assert_eq!(code_of(bad), "InvalidModelDescriptor");
-        let bad = JsModel::new(DESCRIPTOR, b"garbage", None, None, None, None).map(|_| ()).unwrap_err();
+        let bad = empty.load("siglip", &files(&[("descriptor", DESCRIPTOR), ("vision", b"garbage")]), None).unwrap_err();
         assert_eq!(code_of(bad), "InvalidModel");
+        assert_eq!(code_of(empty.load("ocr", &files(&[]), None).unwrap_err()), "InvalidArgument");
+        assert_eq!(code_of(empty.load("tags", &files(&[("tags", b"x")]), None).unwrap_err()), "SiglipModelNotLoaded");
+        assert!(empty.loaded().is_empty(), "a failed load leaves nothing loaded");
     }
 
     #[test]
@@ -456,7 +480,12 @@ mod js_api {
         .unwrap();
         let vocabulary = br#"{"language": "en", "tags": [{"name": "cat"}, {"name": "rocket"}]}"#;
         let tags = sightline::TagIndex::build(&core, vocabulary, |_, _| {}).unwrap();
-        assert_eq!(model.load_tags(&tags.to_bytes()).unwrap(), 2);
+        model.load("tags", &files(&[("tags", &tags.to_bytes())]), None).unwrap();
+        assert_eq!(model.tag_count(), 2);
+        assert_eq!(model.loaded(), ["siglip", "tags"]);
+        let parts = model.parts_for(js_sys::JSON::parse(r#"{"features": ["smartCrops", "read"]}"#).unwrap()).unwrap();
+        let parts = js_sys::JSON::stringify(&parts).unwrap().as_string().unwrap();
+        assert_eq!(parts, r#"{"required":["siglip","read"],"helpful":["people"]}"#);
 
         let options = js_sys::JSON::parse(r#"{"features": ["tags", "smartCrops"], "tagThreshold": 0, "smartcropsAspectRatios": [1.5]}"#).unwrap();
         // analyze returns a Promise (remote features run over fetch).
