@@ -67,7 +67,7 @@ export class Engine {
    * @param {object} source
    * @param {{cache?: boolean, text?: boolean, wasmUrl?: string, threads?: number | "auto", features?: string[], onProgress?: Function, onInfo?: Function, signal?: AbortSignal}} options
    */
-  static async create(source, { cache = true, text = true, wasmUrl, threads = "auto", features, onProgress, onInfo, signal } = {}) {
+  static async create(source, { cache = true, text = true, wasmUrl, threads = "auto", features, services, onProgress, onInfo, signal } = {}) {
     const wasmLoaded = initWasm(wasmUrl, threads);
     let resolved;
     if (source.files) {
@@ -81,21 +81,47 @@ export class Engine {
     if (features) {
       await wasmLoaded;
       engine.#analyzer = new wasm.Analyzer();
+      // Before loading: a feature sent to its service needs no part on the device.
+      if (services) engine.configureServices(services);
       await engine.prepare(features, {}, signal);
     } else {
       // The SigLIP files download while the module starts.
       const [files] = await Promise.all([engine.#siglipFiles(signal), wasmLoaded]);
       engine.#analyzer = new wasm.Analyzer();
+      if (services) engine.configureServices(services);
       engine.#loadSiglip(files);
     }
     return engine;
   }
 
-  /** {model: {name, description, synthetic, embeddingDim, hasText, descriptor} or null, runtime}. */
+  /**
+   * {model: {name, description, synthetic, embeddingDim, hasText, descriptor} or null, runtime,
+   * services: {read, face}} (which Azure services are configured; never their keys).
+   */
   get info() {
     const siglip = this.#analyzer?.siglip;
     const model = siglip ? { name: this.#source.name, description: this.#source.description ?? null, ...siglip } : null;
-    return { model, runtime };
+    return { model, runtime, services: this.#analyzer?.remoteServices ?? { read: false, face: false } };
+  }
+
+  /**
+   * Use these Azure services (index.js `serviceOptions` checked their shape), or none for null:
+   * endpoints and keys go to the core and stay in its memory. All or nothing: when one is refused
+   * none is in use. Returns `info`.
+   */
+  configureServices(services) {
+    const analyzer = this.#analyzer;
+    analyzer.clearServices();
+    try {
+      if (services?.timeoutSeconds !== undefined) analyzer.setRemoteTimeout(services.timeoutSeconds);
+      const { read, face } = services ?? {};
+      if (read) analyzer.setReadService(read.endpoint, read.key, read.apiVersion, read.allowHttp);
+      if (face) analyzer.setFaceService(face.endpoint, face.key, face.landmarks, face.attributes, face.allowHttp);
+    } catch (error) {
+      analyzer.clearServices();
+      throw SightlineError.from(error);
+    }
+    return this.info;
   }
 
   get tagCount() {

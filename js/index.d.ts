@@ -95,8 +95,37 @@ export interface CreateAnalyzerOptions {
    * model loads now. Anything else loads on first need.
    */
   features?: VisualFeature[];
+  /** Azure services for `read` and `people` (see `Analyzer.setServices`). */
+  services?: ServicesOptions | null;
   /** Cancels the load (downloads stop; the worker is terminated). */
   signal?: AbortSignal;
+}
+
+/**
+ * An Azure service endpoint: `https://NAME.cognitiveservices.azure.com`, a loopback address, or a
+ * path on the page's origin (a proxy you run, e.g. "/azure-read"). The key stays in the worker's
+ * memory and is sent only in the `Ocp-Apim-Subscription-Key` header, never after a redirect to
+ * another origin. Plain http elsewhere is refused unless `allowHttp`.
+ */
+export interface ServiceEndpoint {
+  endpoint: string | URL;
+  key: string;
+  allowHttp?: boolean;
+}
+
+export interface ServicesOptions {
+  /** Document Intelligence Read for `read`. */
+  read?: (ServiceEndpoint & { apiVersion?: "2024-11-30" | "2023-07-31" }) | null;
+  /** The Face API for `people`, with its landmarks and these attributes when asked. */
+  face?: (ServiceEndpoint & { landmarks?: boolean; attributes?: ("headPose" | "mask" | "blur" | "qualityForRecognition")[] }) | null;
+  /** Give up on a remote feature after this many seconds, retries and polling included (default 120). */
+  timeoutSeconds?: number;
+}
+
+/** Which Azure services are configured (never their keys). */
+export interface ServicesInUse {
+  read: boolean;
+  face: boolean;
 }
 
 /** Anything Sightline can analyse. Encoded files are decoded by the core (JPEG, PNG, WebP, GIF, BMP, TIFF). */
@@ -148,7 +177,10 @@ export interface AnalyzeOptions {
   includeEmbedding?: boolean;
   readBackend?: Backend;
   peopleBackend?: Backend;
-  /** Rejects the call with the signal's reason; a queued call never runs. */
+  /**
+   * Rejects the call with the signal's reason; a queued call never runs, and a running one's calls
+   * to the Azure services are canceled (the analyzer goes on with the next call at once).
+   */
   signal?: AbortSignal;
   [option: string]: unknown;
 }
@@ -287,6 +319,14 @@ export declare class Analyzer {
   readonly model: ModelInfo | null;
   /** Which WebAssembly module runs it. */
   readonly runtime: RuntimeInfo;
+  /** Which Azure services are in use. */
+  readonly services: ServicesInUse;
+  /**
+   * Answer `read` and `people` through Azure from now on (as `readBackend` / `peopleBackend`
+   * choose; "auto": the service when configured); null forgets them. Rejects, leaving no service
+   * in use, when an endpoint or key is refused (code "RemoteInvalidEndpoint" or "InvalidArgument").
+   */
+  setServices(services: ServicesOptions | null, options?: CallOptions): Promise<ServicesInUse>;
   readonly disposed: boolean;
   /** Azure Image Analysis 4.0-shaped analysis. Loads what the features need (SigLIP, tags file, people, read models) on first need. */
   analyze(input: ImageInput, options?: AnalyzeOptions): Promise<ImageAnalysisResult>;

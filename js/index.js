@@ -45,6 +45,44 @@ function resolveModelSource(options = {}) {
   throw new SightlineError(ErrorCodes.InvalidOptions, "model must be a model name, a manifest URL, {manifest, name} or {descriptor, vision, text, tokenizer, tags, …}");
 }
 
+/**
+ * The Azure services option checked and made absolute: `{read?: {endpoint, key, apiVersion?,
+ * allowHttp?}, face?: {endpoint, key, landmarks?, attributes?, allowHttp?}, timeoutSeconds?}`, or
+ * null for none. An endpoint may be a path on the page's origin (a proxy, e.g. "/azure-read"); plain
+ * http is allowed there and to loopback hosts, elsewhere only with `allowHttp` (the core checks).
+ */
+function serviceOptions(services) {
+  if (services === null || services === undefined) return null;
+  const invalid = (message) => new SightlineError(ErrorCodes.InvalidOptions, `services: ${message}`);
+  if (typeof services !== "object") throw invalid("must be {read?, face?, timeoutSeconds?} or null");
+  const unknown = Object.keys(services).filter((k) => !["read", "face", "timeoutSeconds"].includes(k));
+  if (unknown.length) throw invalid(`unknown option ${unknown.map((k) => JSON.stringify(k)).join(", ")} (the services are read and face)`);
+  const { timeoutSeconds } = services;
+  if (timeoutSeconds !== undefined && typeof timeoutSeconds !== "number") throw invalid("timeoutSeconds must be a number of seconds");
+  const service = (name, extra) => {
+    const given = services[name];
+    if (given === null || given === undefined) return undefined;
+    if (typeof given !== "object") throw invalid(`${name} must be {endpoint, key, …}`);
+    const { endpoint, key, allowHttp = false } = given;
+    if (!(typeof endpoint === "string" || endpoint instanceof URL)) throw invalid(`${name}.endpoint must be a URL`);
+    if (typeof key !== "string") throw invalid(`${name}.key must be a string`);
+    // Only a path is resolved against the page: "x.cognitiveservices.azure.com" without its scheme
+    // goes to the core as given, which refuses it, rather than to a path on this origin.
+    const text = String(endpoint).trim();
+    const url = text.startsWith("/") ? absolute(text) : text;
+    const sameOrigin = typeof location !== "undefined" && URL.canParse?.(url) && new URL(url).origin === location.origin;
+    return { endpoint: url, key, allowHttp: Boolean(allowHttp) || sameOrigin, ...extra(given) };
+  };
+  return {
+    timeoutSeconds,
+    read: service("read", ({ apiVersion }) => ({ apiVersion: apiVersion === undefined ? undefined : String(apiVersion) })),
+    face: service("face", ({ landmarks = false, attributes = [] }) => {
+      if (!Array.isArray(attributes) || !attributes.every((a) => typeof a === "string")) throw invalid("face.attributes must be an array of names");
+      return { landmarks: Boolean(landmarks), attributes };
+    }),
+  };
+}
+
 /** Talks to the engine in the package's own worker. */
 class WorkerTransport {
   #worker;
@@ -179,6 +217,37 @@ export class Analyzer {
     return this.#state.info.runtime;
   }
 
+  /** Which Azure services are in use: {read, face} (never their keys). */
+  get services() {
+    return this.#state.info.services;
+  }
+
+  /**
+   * Answer `read` (Document Intelligence) and `people` (Face API) through Azure from now on, as
+   * each call's `readBackend` / `peopleBackend` choose (default "auto": the service when it is
+   * configured); null forgets them. Resolves to `services` once applied; rejects, with no service in
+   * use, when an endpoint or key is refused.
+   */
+  setServices(services, { signal } = {}) {
+    let options;
+    try {
+      options = serviceOptions(services);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#enqueue("configureServices", undefined, [options], signal).then(
+      (info) => {
+        this.#state.info = info;
+        return info.services;
+      },
+      async (error) => {
+        // The engine forgot every service when one was refused.
+        this.#state.info = { ...this.#state.info, services: { read: false, face: false } };
+        throw error;
+      },
+    );
+  }
+
   get disposed() {
     return this.#disposed;
   }
@@ -257,6 +326,7 @@ export class Analyzer {
  */
 export async function createAnalyzer(options = {}) {
   const { onProgress, cache = true, text = true, signal, wasmUrl, threads = "auto", features } = options;
+  const services = serviceOptions(options.services);
   if (features !== undefined && !(Array.isArray(features) && features.every((f) => typeof f === "string"))) {
     throw new SightlineError(ErrorCodes.InvalidOptions, `features must be an array of Azure feature names, got ${JSON.stringify(features)}`);
   }
@@ -271,7 +341,7 @@ export async function createAnalyzer(options = {}) {
   const state = { info: null };
   const onInfo = (info) => (state.info = info);
   const transport = worker ? new WorkerTransport(onProgress, onInfo) : new InThreadTransport(onProgress, onInfo);
-  const engineOptions = { cache, text, threads, features, wasmUrl: wasmUrl ? absolute(wasmUrl) : undefined };
+  const engineOptions = { cache, text, threads, features, services, wasmUrl: wasmUrl ? absolute(wasmUrl) : undefined };
   try {
     state.info = await abortable(transport.call("init", [source, engineOptions], [], signal), signal);
     return new Analyzer(transport, state);

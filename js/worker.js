@@ -49,6 +49,8 @@ self.onmessage = async ({ data }) => {
       value = await engine.prepare(args[0], args[1], signal);
     } else if (op === "embedImage" || op === "classify") {
       value = await engine[op](args[0], ...(op === "classify" ? [args[1]] : []), signal);
+    } else if (op === "configureServices") {
+      value = engine.configureServices(args[0]);
     } else if (op === "embedText" || op === "classifyEmbeddings") {
       value = await engine[op](...args, signal);
     } else if (op === "dispose") {

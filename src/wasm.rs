@@ -277,11 +277,10 @@ impl WasmAnalyzer {
         Ok(())
     }
 
-    /// Forget both services and their keys.
+    /// Forget both services, their keys and the remote timeout (back to the default).
     #[wasm_bindgen(js_name = clearServices)]
     pub fn clear_services(&mut self) {
-        self.core.services.read = None;
-        self.core.services.face = None;
+        self.core.services = Default::default();
     }
 
     /// Give up on a remote feature after this many seconds (retries and polling included).

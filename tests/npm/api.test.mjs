@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { serve, launchChromium } from "./server.mjs";
 import { withoutIsolation } from "../support/isolation.mjs";
 
@@ -328,6 +329,91 @@ test("for every feature the package loads exactly the files of the parts the cor
     );
     assert.deepEqual(served, expected, `${feature.name} needs ${feature.needs} and is helped by ${feature.helpedBy}`);
     assert.equal(loaded, feature.needs.includes("siglip"), `${feature.name}: the SigLIP model is described exactly when loaded`);
+  }
+});
+
+/** The mock Azure services (tests/mock_azure/server.py) on another origin than the page: CORS is real. */
+async function startMockAzure(key) {
+  const mock = spawn("python3", [`${ROOT}tests/mock_azure/server.py`, "--port", "0", "--key", key, "--exit-with-stdin"], { stdio: ["pipe", "pipe", "inherit"] });
+  const port = await new Promise((resolve, reject) => {
+    let out = "";
+    mock.stdout.on("data", (chunk) => {
+      out += chunk;
+      const found = /^PORT (\d+)$/m.exec(out);
+      if (found) resolve(Number(found[1]));
+    });
+    mock.on("exit", (code) => reject(new Error(`the mock Azure server exited (${code})`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const requests = async () => (await fetch(`${url}/__requests`)).json();
+  return { url, requests, close: () => mock.kill() };
+}
+
+test("the package runs read and people through the Azure services from its own options", async () => {
+  const KEY = "npm-test-key-51c2";
+  const mock = await startMockAzure(KEY);
+  try {
+    const { value: out, served } = await modelFilesServed(() =>
+      page.evaluate(async ({ model, mock, key }) => {
+        const services = { read: { endpoint: `${mock}/s/ok~npm`, key }, face: { endpoint: `${mock}/s/ok~npm`, key, landmarks: true } };
+        // Sent to their services, read and people need nothing on the device: nothing is downloaded.
+        const analyzer = await window.sightline.createAnalyzer({ model, features: ["read", "people"], services, cache: false });
+        const inUse = analyzer.services;
+        const both = await analyzer.analyze("/images/faces/two_people.jpg", { features: ["read", "people"] });
+        const wrongKey = await analyzer.setServices({ read: { endpoint: `${mock}/s/ok~npm`, key: "not-the-key" } });
+        const refused = await analyzer.analyze("/images/faces/two_people.jpg", { features: ["read"] });
+        const badEndpoint = await analyzer.setServices({ read: { endpoint: "http://10.0.0.5/di", key } }).then(() => "applied", (e) => e.code);
+        const afterBad = analyzer.services;
+        // An abort reaches the core: the hung request is canceled and the next call runs at once.
+        await analyzer.setServices({ read: { endpoint: `${mock}/s/hang~npm`, key }, timeoutSeconds: 60 });
+        const controller = new AbortController();
+        const hung = analyzer.analyze("/images/faces/two_people.jpg", { features: ["read"], signal: controller.signal }).then(() => "ran", (e) => e.name);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        controller.abort();
+        const aborted = await hung;
+        const start = performance.now();
+        const next = await analyzer.analyze("/images/faces/two_people.jpg", { features: ["color"] });
+        const nextMs = performance.now() - start;
+        const cleared = await analyzer.setServices(null);
+        analyzer.dispose();
+        return {
+          inUse,
+          read: both.readResult,
+          people: both.peopleResult.values.length,
+          landmarks: Boolean(both.faces[0].faceLandmarks),
+          featureErrors: both.featureErrors ?? null,
+          wrongKey,
+          refused: { errors: refused.featureErrors },
+          badEndpoint,
+          afterBad,
+          aborted,
+          next: Boolean(next.color),
+          nextMs,
+          cleared,
+        };
+      }, { model: MODEL, mock: mock.url, key: KEY }),
+    );
+    assert.deepEqual(out.inUse, { read: true, face: true });
+    assert.deepEqual(served, [], "no model file downloaded");
+    assert.equal(out.featureErrors, null);
+    assert.equal(out.read.backend, "azure");
+    assert.match(out.read.content, /quick brown dog/);
+    assert.ok(out.people > 0 && out.landmarks, JSON.stringify(out));
+    assert.deepEqual(out.wrongKey, { read: true, face: false });
+    assert.equal(out.refused.errors[0].feature, "read");
+    assert.equal(out.refused.errors[0].error.innererror.code, "RemoteUnauthorized");
+    assert.equal(out.badEndpoint, "RemoteInvalidEndpoint");
+    assert.deepEqual(out.afterBad, { read: false, face: false }, "a refused configuration leaves no service in use");
+    assert.equal(out.aborted, "AbortError");
+    assert.ok(out.next && out.nextMs < 20_000, `the next call waited ${out.nextMs} ms for the canceled one`);
+    assert.deepEqual(out.cleared, { read: false, face: false });
+    const requests = await mock.requests();
+    assert.ok(requests.some((r) => r.path.includes("/face/v1.2/detect") && r.keyHeader === "right"), JSON.stringify(requests));
+    assert.ok(requests.some((r) => r.path.includes("prebuilt-read:analyze") && r.keyHeader === "wrong"));
+    assert.ok(requests.some((r) => r.token?.startsWith("hang")), "the hung request was sent");
+    assert.ok(requests.every((r) => !r.keyInUrl));
+  } finally {
+    mock.close();
   }
 });
 
