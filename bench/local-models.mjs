@@ -1,6 +1,6 @@
 // Per-image timing of the local OCR and face detector in WebAssembly, in headless Chromium: the
 // same measurement as examples/bench_local.rs natively (models loaded once, one untimed warm-up
-// per image, then RUNS timed runs), through the page's own release build in www/pkg.
+// per image, then RUNS timed runs), through the release build scripts/bench-ocr makes.
 //
 //   node bench/local-models.mjs URL RUNS IMAGE...
 //

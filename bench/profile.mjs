@@ -39,7 +39,7 @@ try {
   page.on("pageerror", (error) => console.error(`profile: page error: ${error.message}`));
   await page.goto(opts.url);
   await page.waitForSelector("body[data-ready=true]");
-  const pkg = await page.evaluate(() => import("/page/lib/wasm-builds.js").then((m) => `/pkg/${m.WASM_BUILDS[m.fastestWasmBuild()].glue}`));
+  const pkg = await page.evaluate(() => import("/page/sightline/wasm-builds.js").then((m) => `/pkg/${m.WASM_BUILDS[m.fastestWasmBuild()].glue}`));
   const builds = [
     { name: "sightline", pkg },
     { name: "sightline-f32-weights", pkg, dequantize: true },

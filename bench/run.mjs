@@ -93,12 +93,12 @@ try {
   log(`Chromium ${results.browser.version}, ${results.browser.hardwareConcurrency} cores, cross-origin isolated: ${results.browser.crossOriginIsolated}`);
 
   // Sightline's builds (scripts/bench makes them). "sightline" is the module the page loads in this
-  // browser (the page's own lib/wasm-builds.js decides), run as shipped (the int8 graph) and with
+  // browser (the package's wasm-builds.js decides), run as shipped (the int8 graph) and with
   // f32 weights (the descriptor's dequantize_weights); where that is the relaxed-SIMD module, the
   // SIMD128 one (what engines without relaxed SIMD get) runs too. The threaded variant when its
   // build succeeded.
   const exists = async (pkg) => (await page.request.get(new URL(pkg, opts.url).href)).ok();
-  const { build, glue } = await page.evaluate(() => import("/page/lib/wasm-builds.js").then((m) =>
+  const { build, glue } = await page.evaluate(() => import("/page/sightline/wasm-builds.js").then((m) =>
     ({ build: m.fastestWasmBuild(), glue: Object.fromEntries(Object.entries(m.WASM_BUILDS).map(([name, files]) => [name, `/pkg/${files.glue}`])) })));
   results.wasmBuild = build;
   const shipped = { name: "sightline", pkg: glue[build] };
@@ -123,7 +123,7 @@ try {
       log(results.threadsSkipped);
     }
   } else {
-    results.threadsSkipped = !threadedBuilds.length ? "no threaded build (scripts/build-web --no-threads)" : threads <= 1 ? "one core" : "page not cross-origin isolated";
+    results.threadsSkipped = !threadedBuilds.length ? "no threaded build (scripts/build-npm --no-threads)" : threads <= 1 ? "one core" : "page not cross-origin isolated";
     log(`threaded pair skipped: ${results.threadsSkipped}`);
   }
 

@@ -7,14 +7,16 @@ Prints "PORT <n>" on stdout once it listens. Routes (first matching prefix wins)
 
     /ort/    bench/node_modules/onnxruntime-web/dist   the peer runtime
     /models/ models/                                  both engines read the very same files
+    /page/sightline/ bench/www/npm/                   the page's npm package: the bench's release build
+    /pkg/    bench/www/npm/pkg/                       the same build's wasm modules, for the benchmark
     /page/   www/                                     the real page, for its first-result time
-    /        bench/www/                               the benchmark page, workers, both wasm builds
+    /        bench/www/                               the benchmark page and workers
 
 Everything is served cross-origin isolated, which threads (SharedArrayBuffer) and
 performance.measureUserAgentSpecificMemory need: /page/ exactly as scripts/serve serves it
 (scripts/static_server.py's headers), so its timing is what users get, the rest with COEP
-require-corp. /page/'s pkg/ is the release build the bench made (bench/www/pkg), not whatever build
-www/pkg holds, and its model.json names the synthetic test model whose tags file the tests build.
+require-corp. /page/'s package is the release build the bench made (bench/www/npm), not whatever build
+www/sightline holds, and its model.json names the synthetic test model whose tags file the tests build.
 """
 
 import argparse
@@ -28,7 +30,8 @@ sys.path.insert(0, os.path.join(REPO, "scripts"))
 from static_server import IsolatedHandler, ISOLATION_HEADERS, serve  # noqa: E402
 
 ROUTES = [
-    ("/page/pkg/", os.path.join(REPO, "bench", "www", "pkg")),
+    ("/page/sightline/", os.path.join(REPO, "bench", "www", "npm")),
+    ("/pkg/", os.path.join(REPO, "bench", "www", "npm", "pkg")),
     ("/page/models/", os.path.join(REPO, "models")),
     ("/page/", os.path.join(REPO, "www")),
     ("/ort/", os.path.join(REPO, "bench", "node_modules", "onnxruntime-web", "dist")),

@@ -6,7 +6,7 @@
 
 import bundledManifest from "./manifest.js";
 import { SightlineError, ErrorCodes } from "./errors.js";
-import { fetchModelFile, loadManifest, manifestEntry, manifestEntryOfKind, manifestFiles, specFromUrl } from "./model-loader.js";
+import { fetchModelFile, folderFileSpec, loadManifest, manifestFileList, manifestEntry, manifestEntryOfKind, manifestFiles, specFromUrl } from "./model-loader.js";
 import { imageBytes } from "./input.js";
 import { startWasm } from "./wasm-builds.js";
 
@@ -74,7 +74,7 @@ export class Engine {
       resolved = await filesSource(source);
     } else {
       const manifest = source.manifestUrl ? await loadManifest(source.manifestUrl, { signal }) : bundledManifest;
-      resolved = manifestSource(manifest, source);
+      resolved = source.folder ? folderSource(manifest, source) : manifestSource(manifest, source);
     }
     const fetch = (spec, options) => fetchModelFile(spec, { cache, onProgress, signal, ...options });
     const engine = new Engine(null, resolved, { fetch, text, onInfo });
@@ -95,13 +95,38 @@ export class Engine {
   }
 
   /**
-   * {model: {name, description, synthetic, embeddingDim, hasText, descriptor} or null, runtime,
-   * services: {read, face}} (which Azure services are configured; never their keys).
+   * {model, runtime, services, parts}: the SigLIP model loaded ({name, description, synthetic,
+   * embeddingDim, hasText, descriptor, tagCount, url, files, notes}) or null, which Azure services
+   * are configured ({read, face}; never their keys), and the parts loaded by name.
    */
   get info() {
-    const siglip = this.#analyzer?.siglip;
-    const model = siglip ? { name: this.#source.name, description: this.#source.description ?? null, ...siglip } : null;
-    return { model, runtime, services: this.#analyzer?.remoteServices ?? { read: false, face: false } };
+    const analyzer = this.#analyzer;
+    const siglip = analyzer?.siglip;
+    const source = this.#source;
+    const model = siglip && {
+      name: source.name,
+      description: source.description ?? null,
+      ...siglip,
+      // A folder holding a synthetic model's files stays flagged whatever its descriptor says.
+      synthetic: siglip.synthetic || Boolean(source.synthetic),
+      tagCount: analyzer.tagCount,
+      // A model folder given by URL: its URL, each file's check, and what was noticed on the way.
+      url: source.folder ?? null,
+      files: source.report ?? [],
+      notes: [...(source.notes ?? [])],
+    };
+    return { model: model || null, runtime, services: analyzer?.remoteServices ?? { read: false, face: false }, parts: analyzer?.loaded ?? [] };
+  }
+
+  /** The WebAssembly memory in bytes: its peak so far (it never shrinks). */
+  memoryBytes() {
+    return wasm.wasmMemoryBytes();
+  }
+
+  /** The image upright as PNG bytes, its longer side at most `maxSide`: for formats a browser cannot show (TIFF). */
+  async preview(input, maxSide = 1024, signal) {
+    const bytes = await imageBytes(input, { signal });
+    return call(() => wasm.previewPng(bytes, maxSide));
   }
 
   /**
@@ -159,6 +184,10 @@ export class Engine {
       this.#loadSiglip(await this.#siglipFiles(signal));
       return;
     }
+    if (name === "tags" && this.#source.folder) {
+      this.#give(name, { tags: (await this.#folderTagsFile(signal)).bytes });
+      return;
+    }
     const specs = name === "tags" ? (this.#source.tags ? new Map([["tags", this.#source.tags]]) : null) : this.#source.parts(part);
     if (!specs) {
       const where = name === "tags" ? `: host it at <modelBaseUrl>/${this.#source.name}/tags-en.sltags, or give model.tags` : `, which the manifest does not list (or model.${name} was not given)`;
@@ -168,15 +197,42 @@ export class Engine {
     if (missing.length) throw new SightlineError(ErrorCodes.InvalidManifest, `${part.what}: the manifest lacks its ${missing.join(", ")} file`);
     const roles = [...part.roles, ...part.optionalRoles].filter((role) => specs.get(role));
     const files = await Promise.all(roles.map((role) => this.#fetch(specs.get(role), { signal, digest: false })));
+    this.#give(name, Object.fromEntries(roles.map((role, i) => [role, files[i].bytes])));
+  }
+
+  /** Load a part into the core from its files' bytes by role. */
+  #give(name, files) {
     try {
-      this.#analyzer.load(name, Object.fromEntries(roles.map((role, i) => [role, files[i].bytes])));
+      this.#analyzer.load(name, files);
     } catch (error) {
       throw SightlineError.from(error, "InvalidModel");
+    }
+    this.#onInfo?.(this.info);
+  }
+
+  /**
+   * A model folder's tags file: its own (in the report, checked like its other files), else, when it
+   * has none, the one at modelBaseUrl for the manifest model whose vision weights these are.
+   */
+  async #folderTagsFile(signal) {
+    const source = this.#source;
+    try {
+      const spec = folderFileSpec(source.folder, "tags-en.sltags", { model: source.name, role: "tags", known: source.known });
+      const file = await this.#fetch(spec, { refresh: source.refresh, signal });
+      source.report.push({ role: "tags", path: "tags-en.sltags", size: file.bytes.length, sha256: file.sha256, verified: file.verified, matched: file.matched, fromCache: file.fromCache });
+      return file;
+    } catch (error) {
+      const copy = source.tagsCopy;
+      if (error?.status !== 404 || !copy) throw error;
+      const file = await this.#fetch({ model: copy.model, file: "tags-en.sltags", role: "tags", urls: [copy.url], sha256: null, size: null }, { signal, digest: false });
+      source.notes.push(`tags from this page's copy for ${copy.model}`);
+      return file;
     }
   }
 
   /** The SigLIP files, downloaded and checked, with their digests (the core then does not hash 90 MB again). */
   async #siglipFiles(signal) {
+    if (this.#source.folder) return this.#folderFiles(signal);
     const { name, descriptor, files } = this.#source;
     if (!files.get("vision")) throw new SightlineError(ErrorCodes.InvalidManifest, `model ${name} has no vision file`);
     const withText = this.#text && files.has("text");
@@ -188,6 +244,61 @@ export class Engine {
       withText ? this.#fetch(files.get("text"), { signal, digest }) : null,
       withText ? this.#fetch(files.get("tokenizer"), { signal, digest: false }) : null,
     ]);
+    return { descriptor, vision, text, tokenizer };
+  }
+
+  /**
+   * A model folder's SigLIP files. Its sightline.json names them; without one, they are named as
+   * in the manifest's SigLIP entries and the vision model must be one the manifest knows (its
+   * descriptor is then the manifest's). Files the manifest knows by path and size are checked
+   * against its sha256; the others load unverified, and the report gives their sha256.
+   */
+  async #folderFiles(signal) {
+    const source = this.#source;
+    const { folder, known, manifest, refresh } = source;
+    source.report = [];
+    const get = async (role, path) => {
+      const spec = folderFileSpec(folder, path, { model: source.name, role, known });
+      const file = await this.#fetch(spec, { refresh, signal });
+      source.report.push({ role, path, size: file.bytes.length, sha256: file.sha256, verified: file.verified, matched: file.matched, fromCache: file.fromCache });
+      return file;
+    };
+    let descriptor = null;
+    try {
+      const file = await get("descriptor", "sightline.json");
+      try {
+        descriptor = JSON.parse(new TextDecoder().decode(file.bytes));
+      } catch (error) {
+        throw new SightlineError("InvalidModelDescriptor", `${folder}sightline.json is not JSON: ${error.message}`);
+      }
+      if (!descriptor || typeof descriptor !== "object" || typeof descriptor.vision_model !== "string") {
+        throw new SightlineError("InvalidModelDescriptor", `${folder}sightline.json does not name a vision_model: it is not a Sightline model descriptor`);
+      }
+    } catch (error) {
+      if (error?.status !== 404) throw error;
+    }
+    // Without a descriptor: the names the manifest gives a SigLIP model's files.
+    const siglip = Object.values(manifest.models).find((entry) => entry.kind === "siglip" && entry.descriptor?.vision_model);
+    const paths = descriptor ?? siglip?.descriptor ?? {};
+    const vision = await get("vision", paths.vision_model ?? "onnx/vision_model_quantized.onnx");
+    const matchedName = vision.matched?.model;
+    const matched = matchedName && manifest.models[matchedName];
+    if (!descriptor) {
+      if (!matched?.descriptor || matched.kind !== "siglip") {
+        throw new SightlineError(
+          "InvalidModelDescriptor",
+          `${folder} has no sightline.json (HTTP 404), and its vision model is not one the manifest knows: put the model's sightline.json descriptor beside its files`,
+        );
+      }
+      descriptor = matched.descriptor;
+    }
+    const withText = this.#text && descriptor.text_model && descriptor.tokenizer;
+    const [text, tokenizer] = await Promise.all([withText ? get("text", descriptor.text_model) : null, withText ? get("tokenizer", descriptor.tokenizer) : null]);
+    source.name = descriptor.name ?? source.name;
+    source.synthetic = Boolean(matched?.synthetic);
+    // The tags file: the folder's own, else the one served at modelBaseUrl for the manifest model
+    // whose vision weights these are. The core refuses one built for other weights.
+    source.tagsCopy = matched?.kind === "siglip" && source.baseUrl ? { url: new URL(`${matchedName}/tags-en.sltags`, source.baseUrl).href, model: matchedName } : null;
     return { descriptor, vision, text, tokenizer };
   }
 
@@ -272,6 +383,15 @@ function manifestSource(manifest, { name: requested, baseUrl }) {
     return found ? manifestFiles(found[0], found[1], baseUrl) : null;
   };
   return { name, descriptor: entry.descriptor, description: entry.description, files, tags, parts };
+}
+
+function folderSource(manifest, { folder, refresh, baseUrl, name }) {
+  const parts = (part) => {
+    const found = manifestEntryOfKind(manifest, part.kind);
+    return found ? manifestFiles(found[0], found[1], baseUrl) : null;
+  };
+  // The tags file: see #folderTagsFile.
+  return { name, folder, refresh, baseUrl, manifest, known: manifestFileList(manifest), files: null, tags: null, notes: [], parts };
 }
 
 async function filesSource(source) {

@@ -19,18 +19,20 @@ export class SightlineError extends Error {
   /**
    * @param {string} code stable machine-readable code
    * @param {string} message
-   * @param {{azure?: object, cause?: unknown}} [extra]
+   * @param {{azure?: object, status?: number, cause?: unknown}} [extra]
    */
   constructor(code, message, extra = {}) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = "SightlineError";
     this.code = code;
     if (extra.azure) this.azure = extra.azure;
+    // A download that failed: the HTTP status of the last URL tried (404: there is no such file).
+    if (extra.status !== undefined) this.status = extra.status;
   }
 
   /** The plain object that crosses postMessage (Error subclasses lose their fields in structured clone). */
   toJSON() {
-    return { name: this.name, code: this.code, message: this.message, azure: this.azure };
+    return { name: this.name, code: this.code, message: this.message, azure: this.azure, status: this.status };
   }
 
   /**
@@ -50,5 +52,5 @@ export class SightlineError extends Error {
 /** Rebuild an error that crossed postMessage as `SightlineError#toJSON()` output. */
 export function errorFromMessage(data) {
   if (data?.name === "AbortError") return new DOMException(data.message, "AbortError");
-  return new SightlineError(data?.code ?? ErrorCodes.WorkerFailed, data?.message ?? "unknown worker error", { azure: data?.azure });
+  return new SightlineError(data?.code ?? ErrorCodes.WorkerFailed, data?.message ?? "unknown worker error", { azure: data?.azure, status: data?.status ?? undefined });
 }

@@ -58,7 +58,7 @@ export interface CreateAnalyzerOptions {
    * A model name from the package's manifest (default "siglip-base-patch16-224"), the URL of a
    * manifest.json (its `default` model, or `modelName`), `{manifest, name}`, or the files themselves.
    */
-  model?: string | URL | { manifest: string | URL; name?: string } | ModelFiles;
+  model?: string | URL | { manifest: string | URL; name?: string } | ModelFolder | ModelFiles;
   /** With a manifest URL: which of its models to load (default: the manifest's `default`). */
   modelName?: string;
   /**
@@ -126,6 +126,20 @@ export interface ServicesOptions {
 export interface ServicesInUse {
   read: boolean;
   face: boolean;
+}
+
+/**
+ * A model folder at any URL (`…/sightline.json` beside its files), or a Hugging Face repository
+ * (`https://huggingface.co/OWNER/REPO`, optionally `/tree/REVISION/FOLDER`). Files the manifest
+ * (the package's, or `manifest`) knows by path and size are checked against its sha256; the others
+ * load unverified and `model.files` reports their sha256. The tags file is the folder's own, else
+ * the one at `modelBaseUrl` for the manifest model whose vision weights these are.
+ */
+export interface ModelFolder {
+  folder: string | URL;
+  manifest?: string | URL;
+  /** Revalidate unverified files with the server instead of trusting a cached copy. */
+  refresh?: boolean;
 }
 
 /** Anything Sightline can analyse. Encoded files are decoded by the core (JPEG, PNG, WebP, GIF, BMP, TIFF). */
@@ -295,6 +309,26 @@ export interface ModelInfo {
   embeddingDim: number;
   hasText: boolean;
   descriptor: ModelDescriptor;
+  /** Tags in the loaded tags file (0 until one loads: on first need, or with `prepare(["tags"])`). */
+  tagCount: number;
+  /** A model folder given by URL: its URL (null otherwise). */
+  url: string | null;
+  /** A model folder given by URL: each file loaded and how it was checked. */
+  files: ModelFileReport[];
+  /** What was noticed while loading (e.g. "tags from this page's copy for …"). */
+  notes: string[];
+}
+
+export interface ModelFileReport {
+  role: string;
+  path: string;
+  size: number;
+  sha256: string;
+  /** True when a manifest's sha256 vouches for the file. */
+  verified: boolean;
+  /** The manifest file it is, when verified. */
+  matched: { model: string; path: string; size: number | null; sha256: string } | null;
+  fromCache: boolean;
 }
 
 /**
@@ -341,6 +375,10 @@ export declare class Analyzer {
   classify(input: ImageInput, labels: string[], options?: CallOptions): Promise<LabelScore[]>;
   /** Zero-shot scores for stored embeddings: one LabelScore[] per embedding. */
   classifyEmbeddings(embeddings: Float32Array[], labels: string[], options?: CallOptions): Promise<LabelScore[][]>;
+  /** The image upright as PNG, its longer side at most `maxSide` (default 1024): a preview for TIFF and other formats browsers cannot show. */
+  preview(input: ImageInput, options?: CallOptions & { maxSide?: number }): Promise<Blob>;
+  /** The WebAssembly memory the analyzer holds, in bytes: its peak so far. */
+  memoryBytes(options?: CallOptions): Promise<number>;
   /** Stop the worker and free the model; pending calls reject with code "AnalyzerDisposed". */
   dispose(): void;
 }

@@ -4,6 +4,7 @@
 
 import { SightlineError, ErrorCodes, errorFromMessage } from "./errors.js";
 import { prepareInput, baseHref } from "./input.js";
+import { modelFolderUrl } from "./model-loader.js";
 
 export { SightlineError, ErrorCodes };
 export { CACHE_NAME } from "./model-loader.js";
@@ -27,6 +28,13 @@ function resolveModelSource(options = {}) {
     const manifestUrl = absolute(model);
     return { name: options.modelName ?? null, baseUrl: baseUrl ?? new URL(".", manifestUrl).href, manifestUrl, files: null };
   }
+  if (model && typeof model === "object" && model.folder) {
+    // A model folder at any URL (or a Hugging Face repository): its files are checked against the
+    // manifest's (the bundled one, or model.manifest) by path, size and sha256.
+    const folder = modelFolderUrl(model.folder, baseHref());
+    const manifestUrl = model.manifest ? absolute(model.manifest) : null;
+    return { name: folder.name, baseUrl: baseUrl ?? (manifestUrl ? new URL(".", manifestUrl).href : null), manifestUrl, files: null, folder: folder.url, refresh: Boolean(model.refresh) };
+  }
   if (model && typeof model === "object" && model.manifest) {
     const manifestUrl = absolute(model.manifest);
     return { name: model.name ?? null, baseUrl: baseUrl ?? new URL(".", manifestUrl).href, manifestUrl, files: null };
@@ -42,7 +50,7 @@ function resolveModelSource(options = {}) {
     if (typeof files.descriptor === "string") files.descriptor = absolute(files.descriptor);
     return { name: model.name ?? null, baseUrl: null, manifestUrl: null, files };
   }
-  throw new SightlineError(ErrorCodes.InvalidOptions, "model must be a model name, a manifest URL, {manifest, name} or {descriptor, vision, text, tokenizer, tags, …}");
+  throw new SightlineError(ErrorCodes.InvalidOptions, "model must be a model name, a manifest URL, {manifest, name}, {folder} or {descriptor, vision, text, tokenizer, tags, …}");
 }
 
 /**
@@ -309,6 +317,19 @@ export class Analyzer {
   /** Scores of `labels` for stored image embeddings (labels embedded once for all of them). */
   classifyEmbeddings(embeddings, labels, { signal } = {}) {
     return this.#enqueue("classifyEmbeddings", undefined, [embeddings, labels], signal);
+  }
+
+  /**
+   * The image upright as a PNG Blob, its longer side at most `maxSide` pixels, in the orientation
+   * of the results' coordinates: a preview for formats browsers cannot show (TIFF).
+   */
+  preview(input, { maxSide = 1024, signal } = {}) {
+    return this.#enqueue("preview", input, [maxSide], signal).then((png) => new Blob([png], { type: "image/png" }));
+  }
+
+  /** The WebAssembly memory the analyzer holds, in bytes: its peak so far (it never shrinks). */
+  memoryBytes({ signal } = {}) {
+    return this.#enqueue("memoryBytes", undefined, [], signal);
   }
 
   /** Stop the worker and free the model; calls still queued reject with AnalyzerDisposed. */

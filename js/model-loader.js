@@ -6,8 +6,8 @@
 // it in Cache Storage so the next visit starts without downloading. It also reads model folders
 // at any URL (a folder laid out like models/<name>/, or a Hugging Face repository): files the
 // manifest knows by path and size are checked against its sha256, the others are reported with
-// their own sha256 as unverified. The page in www/ imports this very file (scripts/build-web
-// copies it to www/lib/), so the package and the page share one loader.
+// their own sha256 as unverified. The page in www/ loads its models through the package, so it
+// uses this very loader.
 
 import { SightlineError, ErrorCodes } from "./errors.js";
 
@@ -233,9 +233,7 @@ async function fetchFirst(spec, signal, refresh) {
     }
   }
   const tried = failures.length ? failures.join("; ") : "no URL to fetch it from (give modelBaseUrl, or a manifest with URLs)";
-  const error = new SightlineError(ErrorCodes.DownloadFailed, `${spec.model}/${spec.file}: ${tried}`);
-  if (status !== null) error.status = status; // the last URL's HTTP status (404: there is no such file)
-  throw error;
+  throw new SightlineError(ErrorCodes.DownloadFailed, `${spec.model}/${spec.file}: ${tried}`, { status: status ?? undefined });
 }
 
 async function readWithProgress(response, spec, report) {

@@ -12,7 +12,7 @@
 //   (wasm-bindgen-rayon). It needs SharedArrayBuffer, so a cross-origin isolated page (served with
 //   `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: credentialless` or
 //   `require-corp`), and it must run in a Web Worker: the calling thread blocks while the pool works.
-// scripts/build-web builds all three; the page's worker and the package's engine call startWasm().
+// scripts/build-wasm builds all three; the package's engine calls startWasm().
 
 /**
  * The smallest module using a relaxed-SIMD instruction: one function returning
@@ -32,7 +32,7 @@ const RELAXED_SIMD_PROBE = new Uint8Array([
 ]);
 
 /**
- * Each build's files in pkg/ (scripts/build-web names them). engine.js imports the glues by literal
+ * Each build's files in pkg/ (scripts/build-wasm names them). engine.js imports the glues by literal
  * paths instead, which bundlers need to ship them.
  */
 export const WASM_BUILDS = Object.freeze({

@@ -14,7 +14,7 @@ let engine = null;
 const running = new Map();
 
 const transferables = (value) => {
-  if (value instanceof Float32Array) return [value.buffer];
+  if (value instanceof Float32Array || value instanceof Uint8Array) return [value.buffer];
   if (Array.isArray(value) && value.every((v) => v instanceof Float32Array)) return value.map((v) => v.buffer);
   return [];
 };
@@ -51,6 +51,10 @@ self.onmessage = async ({ data }) => {
       value = await engine[op](args[0], ...(op === "classify" ? [args[1]] : []), signal);
     } else if (op === "configureServices") {
       value = engine.configureServices(args[0]);
+    } else if (op === "preview") {
+      value = await engine.preview(args[0], args[1], signal);
+    } else if (op === "memoryBytes") {
+      value = engine.memoryBytes();
     } else if (op === "embedText" || op === "classifyEmbeddings") {
       value = await engine[op](...args, signal);
     } else if (op === "dispose") {

@@ -1,10 +1,32 @@
-// The page: input (drop, folders, picker, paste), progress, result cards. All analysis happens
-// in worker.js; this module only talks to it and renders.
+// The page: input (drop, folders, picker, paste), progress, result cards. It is an ordinary user
+// of the npm package (scripts/build-web puts its build in sightline/): the package's analyzer runs
+// the model in its own worker; this module calls it and renders.
 
-import { blobBytes, responseBytes, MAX_IMAGE_BYTES } from "./lib/input.js";
+import { createAnalyzer } from "./sightline/index.js";
+import { blobBytes, responseBytes, MAX_IMAGE_BYTES } from "./sightline/input.js";
 
 const $ = (selector, root = document) => root.querySelector(selector);
-const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+/** Where the page's own models live: the layout scripts/fetch-models installs. */
+const MODELS = new URL("models/", location.href).href;
+const MANIFEST = new URL("manifest.json", MODELS).href;
+/** The features every image gets; read is added when its box is ticked. */
+const FEATURES = ["tags", "smartCrops", "people", "color", "categories"];
+/** Features answered from the tags file: off for a model loaded without one. */
+const TAGS_FEATURES = ["tags", "categories"];
+/** Progress labels by manifest role. */
+const LABELS = {
+  vision: "vision model", text: "text model", tokenizer: "tokenizer", descriptor: "descriptor (sightline.json)", tags: "tags", face: "face model",
+  detector: "OCR text detector", recognizer: "OCR text recognizer", dictionary: "OCR dictionary", orientation: "OCR line orientation",
+};
+
+/**
+ * The loaded model: {analyzer, name, tagCount, faces, read, busy, retired}. A new load builds a
+ * new analyzer and swaps it in only once it works, so the previous one answers until then (and for
+ * good if the load fails). `busy` counts the calls using it; a retired one is disposed when none is left.
+ */
+let current = null;
+/** image id → unit embedding, for live labels and text search without re-running the vision tower. */
+const embeddings = new Map();
 
 const cards = new Map(); // image id → {element, result}
 let nextId = 1;
@@ -68,15 +90,67 @@ function addCard(file) {
   const img = $("img", element);
   img.src = URL.createObjectURL(file);
   img.alt = file.name;
-  // Browsers cannot show TIFF (and some other files Sightline reads): ask the worker for a PNG.
-  img.addEventListener("error", async () => {
-    if (file.size > MAX_IMAGE_BYTES) return;
-    const bytes = await file.arrayBuffer();
-    worker.postMessage({ type: "preview", id, bytes }, [bytes]);
+  // Browsers cannot show TIFF (and some other files Sightline reads): the core makes a PNG. A file
+  // that cannot be previewed cannot be analysed either: its card already says why.
+  img.addEventListener("error", () => {
+    if (file.size > MAX_IMAGE_BYTES || !current) return;
+    current.analyzer.preview(file).then((png) => { img.src = URL.createObjectURL(png); }, () => {});
   }, { once: true });
   $("#results").append(element);
   cards.set(id, { element, result: null, name: file.name, model: null });
   return id;
+}
+
+function hold() {
+  const slot = current;
+  if (slot) slot.busy++;
+  return slot;
+}
+
+function release(slot) {
+  if (slot && --slot.busy === 0 && slot.retired) slot.analyzer.dispose();
+}
+
+/** The analysis memory the tab holds (WebAssembly memory only grows), in the status line's tooltip. */
+async function noteMemory(slot) {
+  const bytes = await slot.analyzer.memoryBytes().catch(() => 0);
+  if (bytes > Number(document.body.dataset.wasmMemory ?? 0)) {
+    document.body.dataset.wasmMemory = String(bytes);
+    $("#status-text").title = `WebAssembly memory: ${formatBytes(bytes)}`;
+  }
+}
+
+/**
+ * Load PP-OCRv5 the first time text is to be read on the device (28 MB: not everyone needs it).
+ * Resolves to null when loaded, or to the error that stopped it (the analysis then goes on without
+ * text and the card says why). Once per loaded model.
+ */
+function ensureRead(slot) {
+  slot.read ??= slot.analyzer.prepare(["read"], { readBackend: "local" }).then(
+    () => null,
+    (error) => {
+      const hint = "install it next to the page with scripts/fetch-models ppocr-v5";
+      return { code: "OcrModelNotLoaded", message: `text cannot be read on this device: ${error?.message ?? error} (${hint})` };
+    },
+  );
+  return slot.read;
+}
+
+async function analyzeWith(slot, bytes, read) {
+  const { readBackend = "auto", peopleBackend = "auto" } = servicesSettings ?? {};
+  // Text is read on the device unless Document Intelligence is configured and chosen.
+  const readRemotely = slot.analyzer.services.read && readBackend !== "local";
+  const readLocally = read && !readRemotely && readBackend !== "azure";
+  const ocrError = readLocally ? await ensureRead(slot) : null;
+  const peopleRemotely = slot.analyzer.services.face && peopleBackend !== "local";
+  const base = FEATURES.filter((f) => (slot.tagCount || !TAGS_FEATURES.includes(f)) && (f !== "people" || slot.faces || peopleRemotely));
+  const features = (readRemotely && read) || (readLocally && !ocrError) ? [...base, "read"] : base;
+  const result = await slot.analyzer.analyze(bytes, { features, includeEmbedding: true, readBackend, peopleBackend });
+  if (ocrError) {
+    const failure = { feature: "read", error: { code: "InvalidRequest", message: ocrError.message, innererror: ocrError } };
+    result.featureErrors = [...(result.featureErrors ?? []), failure];
+  }
+  return result;
 }
 
 async function analyzeFile(file) {
@@ -84,12 +158,22 @@ async function analyzeFile(file) {
   let bytes;
   try {
     // Refused by its size before it is read: a dropped 2 GB file never reaches memory.
-    bytes = (await blobBytes(file)).buffer;
+    bytes = await blobBytes(file);
   } catch (error) {
     showError(id, error);
     return;
   }
-  worker.postMessage({ type: "analyze", id, bytes, read: $("#read-text").checked }, [bytes]);
+  const slot = hold();
+  try {
+    const result = await analyzeWith(slot, bytes, $("#read-text").checked);
+    if (slot === current) embeddings.set(id, Float32Array.from(result.embedding));
+    showResult(id, result, slot.name);
+  } catch (error) {
+    showError(id, error);
+  } finally {
+    noteMemory(slot);
+    release(slot);
+  }
 }
 
 function enqueue(files) {
@@ -205,8 +289,44 @@ function sendLabels() {
   labelsTimer = setTimeout(() => {
     const labels = $("#labels-input").value.split(",").map((l) => l.trim()).filter(Boolean);
     $("#tools-status").textContent = "";
-    if (ready) worker.postMessage({ type: "labels", labels });
+    if (ready) scoreLabels(labels);
   }, 250);
+}
+
+/** Every analysed image's scores for the custom labels, from its stored embedding (labels embedded once). */
+async function scoreLabels(labels) {
+  const slot = hold();
+  try {
+    const ids = [...embeddings.keys()];
+    const scores = labels.length ? await slot.analyzer.classifyEmbeddings(ids.map((id) => embeddings.get(id)), labels) : ids.map(() => []);
+    ids.forEach((id, i) => {
+      const card = cards.get(id);
+      if (card) $(".labels", card.element).replaceChildren(...scores[i].map((s) => bar(s.label, s.confidence)));
+    });
+  } catch (error) {
+    showError(undefined, error, "labels");
+  } finally {
+    release(slot);
+  }
+}
+
+/** The analysed images ranked by their similarity to the text. */
+async function search(text) {
+  const slot = hold();
+  try {
+    const query = await slot.analyzer.embedText(text);
+    const ranking = [...embeddings].map(([id, e]) => {
+      let cos = 0;
+      for (let k = 0; k < e.length; k++) cos += e[k] * query[k];
+      return { id, cosine: cos };
+    });
+    ranking.sort((a, b) => b.cosine - a.cosine);
+    showRanking(ranking);
+  } catch (error) {
+    showError(undefined, error, "search");
+  } finally {
+    release(slot);
+  }
 }
 
 let searchTimer = 0;
@@ -220,7 +340,7 @@ function sendSearch() {
       for (const card of cards.values()) $(".search-score", card.element).hidden = true;
       return;
     }
-    worker.postMessage({ type: "search", text });
+    search(text);
   }, 300);
 }
 
@@ -237,7 +357,7 @@ function showRanking(ranking) {
 }
 
 // ---- Azure services ------------------------------------------------------------------------------
-// Keys live in this page's memory and the worker's; localStorage only when the user asks. They are
+// Keys live in this page's memory and the analyzer's; localStorage only when the user asks. They are
 // never put in a URL and never logged.
 const SERVICES_STORAGE = "sightline-services";
 
@@ -273,9 +393,21 @@ function fillServicesForm(settings) {
   set("remote-timeout", settings.timeoutSeconds);
 }
 
-let servicesSettings = null; // sent to the worker once the model is ready
-function applyServices() {
-  if (ready && servicesSettings) worker.postMessage({ type: "services", settings: servicesSettings });
+let servicesSettings = null; // given to the analyzer once the model is ready
+/** Hand endpoints and keys to the analyzer (which keeps them in memory only); show what is in use. */
+async function applyServices() {
+  if (!ready || !servicesSettings) return;
+  const { read, face, timeoutSeconds } = servicesSettings;
+  const services = {
+    read: read ? { ...read, apiVersion: read.apiVersion || undefined } : null,
+    face,
+    timeoutSeconds: timeoutSeconds ?? 120,
+  };
+  try {
+    showServices(await current.analyzer.setServices(services));
+  } catch (error) {
+    showServices({ error: { code: error?.code ?? "InvalidArgument", message: String(error?.message ?? error) } });
+  }
 }
 
 $("#services-form").addEventListener("submit", (e) => {
@@ -315,58 +447,6 @@ function showServices({ read, face, error }) {
   const used = [read && "Document Intelligence for text", face && "the Face API for faces"].filter(Boolean);
   status.textContent = used.length ? `In use: ${used.join(" and ")}. New images are sent to them.` : "No Azure service in use: everything runs on this device.";
 }
-
-worker.onmessage = ({ data }) => {
-  // The analysis memory the tab holds (WebAssembly memory only grows), in the status line's tooltip.
-  if (data.wasmMemory > Number(document.body.dataset.wasmMemory ?? 0)) {
-    document.body.dataset.wasmMemory = String(data.wasmMemory);
-    $("#status-text").title = `WebAssembly memory: ${formatBytes(data.wasmMemory)}`;
-  }
-  switch (data.type) {
-    case "services":
-      showServices(data);
-      break;
-    case "progress":
-      showProgress(data);
-      break;
-    case "loading":
-      modelLoading(data);
-      break;
-    case "ready":
-      modelReady(data);
-      ready = true;
-      document.body.dataset.ready = "true";
-      // Which WebAssembly module runs the model (the fastest this browser loads) and its int8 kernel.
-      document.body.dataset.wasmBuild = data.runtime.build;
-      document.body.dataset.int8Kernel = data.runtime.int8Kernel;
-      document.body.dataset.wasmThreads = data.runtime.threads;
-      applyServices();
-      pending.splice(0).forEach(analyzeFile);
-      break;
-    case "loadFailed":
-      modelFailed(data);
-      break;
-    case "result":
-      showResult(data.id, data.result, data.model);
-      break;
-    case "preview": {
-      const card = cards.get(data.id);
-      if (card && data.png) $("img", card.element).src = URL.createObjectURL(new Blob([data.png], { type: "image/png" }));
-      break;
-    }
-    case "scores": {
-      const card = cards.get(data.id);
-      if (card) $(".labels", card.element).replaceChildren(...data.scores.map((s) => bar(s.label, s.confidence)));
-      break;
-    }
-    case "ranking":
-      showRanking(data.ranking);
-      break;
-    case "error":
-      showError(data.id, data.error, data.op);
-      break;
-  }
-};
 
 /** Files from a drop, descending into dropped folders. */
 async function droppedFiles(dataTransfer) {
@@ -431,7 +511,7 @@ $("#url-form").addEventListener("submit", async (e) => {
 $("#labels-input").addEventListener("input", sendLabels);
 $("#search-input").addEventListener("input", sendSearch);
 
-// Offline visits: the service worker keeps the app shell; the worker keeps the model files.
+// Offline visits: the service worker keeps the app shell; the package keeps the model files (Cache Storage).
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js", { type: "module" }).catch(() => {});
 
 // ---- The model: the default one, or a model folder the user gave by URL ------------------------
@@ -461,11 +541,74 @@ function storeModelUrl(url) {
 
 function requestLoad(request) {
   requestedLoad = request;
-  worker.postMessage(request.url ? { type: "load", url: request.url, refresh: !request.remembered } : { type: "load", model: request.model });
+  load(request);
+}
+
+/** The latest load: a newer one aborts it, and a superseded load never replaces the model. */
+let loadSeq = 0;
+let loadController = null;
+
+async function load(request) {
+  const seq = ++loadSeq;
+  loadController?.abort();
+  const controller = (loadController = new AbortController());
+  const { signal } = controller;
+  modelLoading({ url: request.url ?? null, name: request.model ?? null });
+  clearProgress();
+  let analyzer = null;
+  try {
+    const model = request.url ? { folder: request.url, refresh: !request.remembered, manifest: MANIFEST } : { manifest: MANIFEST, name: request.model };
+    const onProgress = ({ role, loaded, total, fromCache }) => showProgress({ label: LABELS[role] ?? role, loaded, total, fromCache });
+    analyzer = await createAnalyzer({ model, modelBaseUrl: MODELS, onProgress, signal });
+    // The tags file and the face model now, so the status says what this model has. A model folder
+    // given by URL goes on without them (a note says why); the page's own model must have both.
+    const notes = [];
+    const extra = async (feature, note) => {
+      try {
+        await analyzer.prepare([feature], { signal });
+        return true;
+      } catch (error) {
+        if (!request.url || error?.name === "AbortError") throw error;
+        notes.push(note(error));
+        return false;
+      }
+    };
+    await extra("tags", (error) => `no tags: ${error?.status === 404 ? "the folder has no tags-en.sltags (make one with `sightline build-tags`)" : error.message} [${error.code ?? "DownloadFailed"}]; custom labels and search still work`);
+    const faces = await extra("people", (error) => `no face detection: ${error.message} [${error.code ?? "LoadFailed"}]`);
+    if (seq !== loadSeq) {
+      analyzer.dispose();
+      return;
+    }
+    const info = analyzer.model;
+    const previous = current;
+    current = { analyzer, name: info.name, tagCount: info.tagCount, faces, read: null, busy: 0, retired: false };
+    if (previous) {
+      previous.retired = true;
+      if (previous.busy === 0) previous.analyzer.dispose();
+    }
+    // The old model's embeddings are not comparable with the new one's.
+    embeddings.clear();
+    modelReady({ ...info, facesLoaded: faces, notes: [...info.notes, ...notes], runtime: analyzer.runtime });
+    ready = true;
+    document.body.dataset.ready = "true";
+    // Which WebAssembly module runs the model (the fastest this browser loads) and its int8 kernel.
+    document.body.dataset.wasmBuild = analyzer.runtime.build;
+    document.body.dataset.int8Kernel = analyzer.runtime.int8Kernel;
+    document.body.dataset.wasmThreads = analyzer.runtime.threads;
+    noteMemory(current);
+    applyServices();
+    pending.splice(0).forEach(analyzeFile);
+  } catch (error) {
+    analyzer?.dispose();
+    if (seq !== loadSeq) return; // superseded: the newer load reports
+    const previous = current?.name ?? null;
+    modelFailed({ url: request.url ?? null, name: request.model ?? null, previous, error: { code: error?.code ?? "LoadFailed", message: String(error?.message ?? error) } });
+  } finally {
+    if (loadController === controller) loadController = null;
+  }
 }
 
 function modelLoading({ url, name }) {
-  clearProgress();
   const what = url ? `the model at ${url}` : `the model ${name}`;
   setStatus(loadedModel ? `Loading ${what}… ${loadedModel.name} keeps working until it is ready.` : `Loading ${what}…`);
   $("#model-form").setAttribute("aria-busy", "true");

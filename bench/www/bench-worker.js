@@ -19,8 +19,8 @@
 //   {op: "drop", key}                             forget fetched bytes (before measuring memory)
 //   {op: "memory"}                                this worker's wasm memory sizes
 
-// The page's own model loader (served under /page/lib/ by bench/server.py): its sha256 helper.
-import { sha256Hex } from "/page/lib/model-loader.js";
+// The package's model loader (served under /page/sightline/ by bench/server.py): its sha256 helper.
+import { sha256Hex } from "/page/sightline/model-loader.js";
 
 /** Sightline engines by name: {module, memory, dequantize}. */
 const sightlines = new Map();

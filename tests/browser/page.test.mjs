@@ -51,6 +51,10 @@ test("the page loads the model and says when it is synthetic", async () => {
   assert.match(await page.textContent("#status-text"), /Ready: siglip-test-tiny with \d+ tags and face detection/);
   assert.equal(await page.isVisible("#synthetic-banner"), true, "the test-model banner is shown");
   await page.screenshot({ path: `${OUT}01-ready.png`, fullPage: true });
+  // The page is an ordinary user of the npm package: its model runs in the package's worker.
+  const scripts = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname));
+  assert.ok(scripts.includes("/sightline/index.js") && scripts.includes("/sightline/worker.js"), scripts.join(" "));
+  assert.equal(scripts.some((p) => p === "/worker.js" || p.startsWith("/lib/") || p.startsWith("/pkg/")), false, scripts.join(" "));
 });
 
 test("the page runs the threaded module on every core, with the int8 kernel this CPU allows", async () => {
@@ -271,15 +275,15 @@ test("the service worker stores only the app shell, never other same-origin answ
     for (const name of shell) urls.push(...(await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname));
     return { shell, urls };
   });
-  assert.deepEqual(stored.shell, ["sightline-shell-v4"], "one shell cache, older ones dropped");
+  assert.deepEqual(stored.shell, ["sightline-shell-v5"], "one shell cache, older ones dropped");
   // Only the build this browser runs (threads in an isolated Chromium with two cores or more) is
   // stored, not the others too.
   const build = await page.getAttribute("body", "data-wasm-build");
   const buildFiles = build === "threads"
-    ? ["/pkg/sightline_threads.js", "/pkg/sightline_threads_bg.wasm", "/pkg/sightline_threads_workers.js"]
-    : ["/pkg/sightline_relaxed_simd.js", "/pkg/sightline_relaxed_simd_bg.wasm"];
-  const shellFiles = ["/", "/index.html", "/app.js", "/worker.js", "/lib/model-loader.js", "/lib/errors.js", "/lib/input.js",
-    "/lib/wasm-builds.js", "/style.css", ...buildFiles, "/model.json", "/models/manifest.json"];
+    ? ["/sightline/pkg/sightline_threads.js", "/sightline/pkg/sightline_threads_bg.wasm", "/sightline/pkg/sightline_threads_workers.js"]
+    : ["/sightline/pkg/sightline_relaxed_simd.js", "/sightline/pkg/sightline_relaxed_simd_bg.wasm"];
+  const shellFiles = ["/", "/index.html", "/app.js", "/sightline/index.js", "/sightline/engine.js", "/sightline/worker.js", "/sightline/model-loader.js",
+    "/sightline/input.js", "/sightline/errors.js", "/sightline/wasm-builds.js", "/sightline/manifest.js", "/style.css", ...buildFiles, "/model.json", "/models/manifest.json"];
   assert.deepEqual(stored.urls.filter((u) => !shellFiles.includes(u)), [], `only the shell is cached: ${stored.urls}`);
   for (const file of buildFiles) assert.ok(stored.urls.includes(file), `${file} in ${stored.urls}`);
 });
