@@ -95,9 +95,10 @@ export class Engine {
   }
 
   /**
-   * {model, runtime, services, parts}: the SigLIP model loaded ({name, description, synthetic,
-   * embeddingDim, hasText, descriptor, tagCount, url, files, notes}) or null, which Azure services
-   * are configured ({read, face}; never their keys), and the parts loaded by name.
+   * {model, runtime, services, parts, featureTable}: the SigLIP model loaded ({name, description,
+   * synthetic, embeddingDim, hasText, descriptor, tagCount, url, files, notes}) or null, which Azure
+   * services are configured ({read, face}; never their keys), the parts loaded by name, and the
+   * core's feature table.
    */
   get info() {
     const analyzer = this.#analyzer;
@@ -115,7 +116,7 @@ export class Engine {
       files: source.report ?? [],
       notes: [...(source.notes ?? [])],
     };
-    return { model: model || null, runtime, services: analyzer?.remoteServices ?? { read: false, face: false }, parts: analyzer?.loaded ?? [] };
+    return { model: model || null, runtime, services: analyzer?.remoteServices ?? { read: false, face: false }, parts: analyzer?.loaded ?? [], featureTable: table };
   }
 
   /** The WebAssembly memory in bytes: its peak so far (it never shrinks). */

@@ -122,6 +122,26 @@ export interface ServicesOptions {
   timeoutSeconds?: number;
 }
 
+export type PartName = "siglip" | "tags" | "people" | "read";
+
+/** The core's feature table (src/features.rs), as `Analyzer.featureTable` gives it. */
+export interface FeatureTable {
+  features: {
+    name: VisualFeature;
+    /** Parts a local answer cannot do without. */
+    needs: PartName[];
+    /** Parts used when loaded (smart crops keep faces whole). */
+    helpedBy: PartName[];
+    /** The Azure service that can answer it instead, and the option choosing it. */
+    service: { name: string; backendOption: "readBackend" | "peopleBackend"; needs: string } | null;
+  }[];
+  parts: { name: PartName; what: string; kind: string; roles: string[]; optionalRoles: string[] }[];
+  /** Analyze options beside `features` that load SigLIP. */
+  optionsNeedingSiglip: string[];
+  /** Azure features Sightline does not answer, with why. */
+  unavailable: { name: string; reason: string }[];
+}
+
 /** Which Azure services are configured (never their keys). */
 export interface ServicesInUse {
   read: boolean;
@@ -232,8 +252,14 @@ export interface Point {
 }
 export interface FaceInfo {
   faceRectangle: { left: number; top: number; width: number; height: number };
-  landmarks: { eyeRight: Point; eyeLeft: Point; noseTip: Point; mouthRight: Point; mouthLeft: Point };
-  score: number;
+  /** The five points YuNet finds (local detection). */
+  landmarks?: { eyeRight: Point; eyeLeft: Point; noseTip: Point; mouthRight: Point; mouthLeft: Point };
+  /** YuNet's detection score (local detection). */
+  score?: number;
+  /** The Face API's 27 landmarks by name (pupilLeft, noseTip, …), when asked for. */
+  faceLandmarks?: Record<string, Point>;
+  /** The Face API's attributes as it returns them (headPose, mask, blur, qualityForRecognition), when asked for. */
+  faceAttributes?: Record<string, unknown>;
 }
 export interface DetectedTextWord {
   text: string;
@@ -289,7 +315,13 @@ export interface ImageAnalysisResult {
     goreScore: number;
   };
   categories?: { name: string; score: number }[];
-  featureErrors?: { feature: string; error: AzureErrorBody }[];
+  /** Features that failed (a remote service), each with its error; the other results stand. */
+  featureErrors?: {
+    feature: string;
+    error: AzureErrorBody;
+    /** What the service itself answered, when it answered. */
+    serviceError?: { status: number; code: string; message: string };
+  }[];
 }
 
 /** One zero-shot label's score. */
@@ -355,6 +387,10 @@ export declare class Analyzer {
   readonly runtime: RuntimeInfo;
   /** Which Azure services are in use. */
   readonly services: ServicesInUse;
+  /** The parts loaded so far. */
+  readonly parts: PartName[];
+  /** What each feature needs: the core's feature table. */
+  readonly featureTable: FeatureTable;
   /**
    * Answer `read` and `people` through Azure from now on (as `readBackend` / `peopleBackend`
    * choose; "auto": the service when configured); null forgets them. Rejects, leaving no service

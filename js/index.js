@@ -230,6 +230,20 @@ export class Analyzer {
     return this.#state.info.services;
   }
 
+  /** The parts loaded so far, by name: "siglip", "tags", "people", "read". */
+  get parts() {
+    return this.#state.info.parts;
+  }
+
+  /**
+   * The core's feature table (src/features.rs): each Azure feature with the parts it needs and is
+   * helped by and the Azure service that can answer it, each part's manifest kind and file roles,
+   * and the feature names Sightline does not answer, with why.
+   */
+  get featureTable() {
+    return this.#state.info.featureTable;
+  }
+
   /**
    * Answer `read` (Document Intelligence) and `people` (Face API) through Azure from now on, as
    * each call's `readBackend` / `peopleBackend` choose (default "auto": the service when it is

@@ -11,8 +11,6 @@ const MODELS = new URL("models/", location.href).href;
 const MANIFEST = new URL("manifest.json", MODELS).href;
 /** The features every image gets; read is added when its box is ticked. */
 const FEATURES = ["tags", "smartCrops", "people", "color", "categories"];
-/** Features answered from the tags file: off for a model loaded without one. */
-const TAGS_FEATURES = ["tags", "categories"];
 /** Progress labels by manifest role. */
 const LABELS = {
   vision: "vision model", text: "text model", tokenizer: "tokenizer", descriptor: "descriptor (sightline.json)", tags: "tags", face: "face model",
@@ -20,7 +18,7 @@ const LABELS = {
 };
 
 /**
- * The loaded model: {analyzer, name, tagCount, faces, read, busy, retired}. A new load builds a
+ * The loaded model: {analyzer, name, read, busy, retired}. A new load builds a
  * new analyzer and swaps it in only once it works, so the previous one answers until then (and for
  * good if the load fails). `busy` counts the calls using it; a retired one is disposed when none is left.
  */
@@ -143,7 +141,10 @@ async function analyzeWith(slot, bytes, read) {
   const readLocally = read && !readRemotely && readBackend !== "azure";
   const ocrError = readLocally ? await ensureRead(slot) : null;
   const peopleRemotely = slot.analyzer.services.face && peopleBackend !== "local";
-  const base = FEATURES.filter((f) => (slot.tagCount || !TAGS_FEATURES.includes(f)) && (f !== "people" || slot.faces || peopleRemotely));
+  // A part this model could not load (a folder without tags, no face model): its features are left
+  // out, by the core's feature table.
+  const missing = (feature) => slot.analyzer.featureTable.features.find((f) => f.name === feature).needs.some((part) => !slot.analyzer.parts.includes(part));
+  const base = FEATURES.filter((f) => !missing(f) || (f === "people" && peopleRemotely));
   const features = (readRemotely && read) || (readLocally && !ocrError) ? [...base, "read"] : base;
   const result = await slot.analyzer.analyze(bytes, { features, includeEmbedding: true, readBackend, peopleBackend });
   if (ocrError) {
@@ -581,7 +582,7 @@ async function load(request) {
     }
     const info = analyzer.model;
     const previous = current;
-    current = { analyzer, name: info.name, tagCount: info.tagCount, faces, read: null, busy: 0, retired: false };
+    current = { analyzer, name: info.name, read: null, busy: 0, retired: false };
     if (previous) {
       previous.retired = true;
       if (previous.busy === 0) previous.analyzer.dispose();

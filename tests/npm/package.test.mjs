@@ -56,7 +56,9 @@ test("package.json: ES module, types, version from Cargo.toml, every export pres
   for (const f of pkg.files) assert.ok(files.includes(f), `"files" entry ${f} is packed`);
 });
 
-test("the packed declarations type-check an app's code (tsc --noEmit)", () => {
+// example.ts is an app's code; result-shapes.ts is the core's own output (examples/result_shapes.rs,
+// written by tests/npm/run): a field index.d.ts lacks, mistypes or wrongly requires fails here.
+test("the packed declarations type-check an app's code and the core's results (tsc --noEmit)", () => {
   const target = join(TYPECHECK, "node_modules/sightline");
   rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });

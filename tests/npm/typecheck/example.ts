@@ -22,6 +22,13 @@ export async function tagPhoto(file: File, canvas: HTMLCanvasElement, img: HTMLI
   const dim: number = info ? info.embeddingDim : 0;
   const reader: Analyzer = await createAnalyzer({ features: ["read"], modelBaseUrl: "/models/" });
   const text: string | undefined = (await reader.analyze(file, { features: ["read"] })).readResult?.content;
+  const needsTags: string[] = analyzer.featureTable.features.filter((f) => f.needs.includes("tags")).map((f) => f.name);
+  const folder: Analyzer = await createAnalyzer({ model: { folder: "https://huggingface.co/OWNER/REPO", refresh: true } });
+  const unverified: string[] = (folder.model?.files ?? []).filter((f) => !f.verified).map((f) => f.sha256);
+  const png: Blob = await folder.preview(file, { maxSide: 512 });
+  const inUse: boolean = (await folder.setServices({ read: { endpoint: "/azure-read", key: "k", apiVersion: "2024-11-30" }, timeoutSeconds: 30 })).read;
+  // @ts-expect-error: the Face API takes only its own attributes
+  await folder.setServices({ face: { endpoint: "https://f.cognitiveservices.azure.com", key: "k", attributes: ["emotion"] } });
 
   const controller = new AbortController();
   const result: ImageAnalysisResult = await analyzer.analyze(file, {
