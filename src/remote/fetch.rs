@@ -1,34 +1,35 @@
-//! The browser's HTTP client: `fetch`, with an `AbortController` per request for its timeout and
-//! for the caller's `AbortSignal`, and `setTimeout` for waits. Works in a window and in a Web
-//! Worker (only globals both have are used). Under CORS, a response shows only the headers the
-//! service exposes: `Operation-Location` must be among them (see README). Redirects are not
-//! followed (`redirect: "manual"`): the key header would go along to the redirect's target.
+//! The browser's HTTP client: `fetch` through gloo-net, with an `AbortController` per request for
+//! its timeout and for the caller's `AbortSignal`, and gloo's timers and event listeners (removed
+//! when dropped) for waits. Works in a window and in a Web Worker. Under CORS, a response shows
+//! only the headers the service exposes: `Operation-Location` must be among them (see README).
+//! Redirects are not followed (`redirect: "manual"`): the key header would go along to the
+//! redirect's target. The body is read here, chunk by chunk with a limit (`read_bounded`): gloo-net
+//! reads a body only whole (`binary()`), which would let a hostile answer fill the tab's memory.
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use gloo_events::EventListener;
+use gloo_net::http::{Method as GlooMethod, RequestBuilder};
+use gloo_timers::callback::Timeout;
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    AbortController, AbortSignal, Headers, ReadableStreamDefaultReader, Request, RequestInit, RequestRedirect, Response,
-    ResponseType,
-};
+use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, RequestRedirect, Response, ResponseType};
 
-use super::http::{HttpClient, HttpRequest, HttpResponse, LocalBoxFuture, TransportError, MAX_RESPONSE_BYTES};
+use super::http::{HttpClient, HttpRequest, HttpResponse, LocalBoxFuture, Method, TransportError, MAX_RESPONSE_BYTES};
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(request: &Request) -> Promise;
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &js_sys::Function, millis: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(id: &JsValue);
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     fn performance_now() -> f64;
+}
+
+/// Milliseconds for gloo's timers (which take whole milliseconds), saturating.
+fn millis(duration: Duration) -> u32 {
+    duration.as_millis().min(u32::MAX as u128) as u32
 }
 
 pub struct FetchHttpClient {
@@ -44,54 +45,47 @@ impl FetchHttpClient {
     async fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let network = |e: JsValue| TransportError::Network(describe(&e));
         let controller = AbortController::new().map_err(network)?;
-        let init = RequestInit::new();
-        init.set_method(request.method.as_str());
-        init.set_signal(Some(&controller.signal()));
-        init.set_redirect(RequestRedirect::Manual);
-        let headers = Headers::new().map_err(network)?;
+        let method = match request.method {
+            Method::Get => GlooMethod::GET,
+            Method::Post => GlooMethod::POST,
+        };
+        let mut builder = RequestBuilder::new(&request.url)
+            .method(method)
+            .abort_signal(Some(&controller.signal()))
+            .redirect(RequestRedirect::Manual);
         for (name, value) in &request.headers {
-            headers.set(name, value).map_err(network)?;
+            builder = builder.header(name, value);
         }
-        init.set_headers(&headers);
-        if let Some(body) = &request.body {
-            init.set_body(&Uint8Array::from(&body[..]));
+        let js_request = match &request.body {
+            Some(body) => builder.body(Uint8Array::from(&body[..])),
+            None => builder.build(),
         }
-        let js_request = Request::new_with_str_and_init(&request.url, &init).map_err(network)?;
+        .map_err(|e| TransportError::Network(e.to_string()))?;
 
         // The timeout and the caller's signal both abort this request's controller; the flag says
-        // which one did.
+        // which one did. Both are undone when they drop, at the end of this call.
         let timed_out = Rc::new(Cell::new(false));
-        let on_timeout = {
+        let _timer = {
             let (controller, timed_out) = (controller.clone(), timed_out.clone());
-            Closure::once(move || {
+            Timeout::new(millis(request.timeout), move || {
                 timed_out.set(true);
                 controller.abort();
             })
         };
-        let timer = set_timeout(on_timeout.as_ref().unchecked_ref(), request.timeout.as_secs_f64() * 1000.0);
-        let on_abort = {
+        let _on_abort = self.signal.as_ref().map(|signal| {
             let controller = controller.clone();
-            Closure::<dyn FnMut()>::new(move || controller.abort())
-        };
-        if let Some(signal) = &self.signal {
-            let _ = signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
-        }
+            EventListener::once(signal, "abort", move |_| controller.abort())
+        });
 
         let outcome = async {
-            let response: Response = JsFuture::from(global_fetch(&js_request)).await?.dyn_into()?;
+            let response = js_request.send().await.map_err(|e| JsValue::from_str(&e.to_string()))?;
             if response.type_() == ResponseType::Opaqueredirect {
                 // The browser hides the status and the Location of a redirect it did not follow.
                 return Ok(Err(TransportError::Redirected { status: None, location: None }));
             }
             let status = response.status();
-            let mut header_list = Vec::new();
-            if let Ok(Some(entries)) = js_sys::try_iter(&response.headers()) {
-                for entry in entries.flatten() {
-                    let pair: js_sys::Array = entry.unchecked_into();
-                    header_list.push((pair.get(0).as_string().unwrap_or_default(), pair.get(1).as_string().unwrap_or_default()));
-                }
-            }
-            let Some(body) = read_bounded(&response).await? else {
+            let header_list = response.headers().entries().collect();
+            let Some(body) = read_bounded(&Response::from(response)).await? else {
                 controller.abort();
                 return Ok(Err(TransportError::TooLarge));
             };
@@ -99,10 +93,6 @@ impl FetchHttpClient {
         }
         .await;
 
-        clear_timeout(&timer);
-        if let Some(signal) = &self.signal {
-            let _ = signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
-        }
         outcome.unwrap_or_else(|error| {
             Err(if self.is_canceled() {
                 TransportError::Canceled
@@ -164,17 +154,26 @@ impl HttpClient for FetchHttpClient {
     }
 
     fn sleep(&self, duration: Duration) -> LocalBoxFuture<'_, ()> {
-        let signal = self.signal.clone();
         Box::pin(async move {
-            let millis = duration.as_secs_f64() * 1000.0;
-            // Resolves after the delay, or at once when the caller aborts.
-            let promise = Promise::new(&mut |resolve, _reject| {
-                set_timeout(&resolve, millis);
-                if let Some(signal) = &signal {
-                    let _ = signal.add_event_listener_with_callback("abort", &resolve);
-                }
+            // Resolves after the delay, or at once when the caller aborts; the timer and the
+            // listener are removed when they drop, whichever came first.
+            let mut resolve = None;
+            let promise = Promise::new(&mut |done, _reject| resolve = Some(done));
+            let Some(resolve) = resolve else { return };
+            let _timer = {
+                let resolve = resolve.clone();
+                Timeout::new(millis(duration), move || {
+                    let _ = resolve.call0(&JsValue::UNDEFINED);
+                })
+            };
+            let _on_abort = self.signal.as_ref().map(|signal| {
+                EventListener::once(signal, "abort", move |_| {
+                    let _ = resolve.call0(&JsValue::UNDEFINED);
+                })
             });
-            let _ = JsFuture::from(promise).await;
+            if !self.is_canceled() {
+                let _ = JsFuture::from(promise).await;
+            }
         })
     }
 
