@@ -644,5 +644,15 @@ mod tests {
         assert!(unknown.to_string().contains("detector, recognizer, dictionary, orientation"), "{unknown}");
         let missing = analyzer.load(Part::Siglip, &[PartFile::new("vision", b"")]).unwrap_err();
         assert!(missing.to_string().contains("needs its descriptor file"), "{missing}");
+        // Every kind of model is read the same way (src/onnx.rs): empty and non-ONNX files are
+        // InvalidModel, named as the part's file.
+        let empty = analyzer.load(Part::People, &[PartFile::new("face", b"")]).unwrap_err();
+        assert_eq!((empty.code(), empty.to_string().contains("face model") && empty.to_string().contains("empty")), ("InvalidModel", true), "{empty}");
+        let garbage = analyzer.load(Part::People, &[PartFile::new("face", b"not onnx at all")]).unwrap_err();
+        assert_eq!(garbage.code(), "InvalidModel", "{garbage}");
+        let files = [PartFile::new("detector", b""), PartFile::new("recognizer", b"x"), PartFile::new("dictionary", b"a\nb")];
+        let read = analyzer.load(Part::Read, &files).unwrap_err();
+        assert_eq!(read.code(), "InvalidModel", "{read}");
+        assert!(analyzer.loaded().is_empty(), "a part that fails to load is not loaded");
     }
 }

@@ -5,7 +5,6 @@
 //! takes BGR 0..255 without normalisation and answers at three strides (8, 16, 32) with a class
 //! score, an objectness score, a box and five landmarks per grid cell; score = sqrt(cls·obj).
 
-use std::io::Cursor;
 use std::sync::Arc;
 
 use image::RgbImage;
@@ -14,6 +13,7 @@ use tract_onnx::prelude::*;
 
 use crate::resample::Resample;
 use crate::error::{Result, SightlineError};
+use crate::onnx;
 
 const CANVAS: usize = 640;
 const STRIDES: [usize; 3] = [8, 16, 32];
@@ -50,28 +50,15 @@ fn output_names() -> Vec<String> {
 
 impl FaceDetector {
     pub fn load(bytes: &[u8]) -> Result<FaceDetector> {
-        let invalid = |reason: String| SightlineError::InvalidModel { what: "face model".into(), reason };
-        let mismatch =
-            |reason: String| SightlineError::ModelInterfaceMismatch { what: "face model".into(), reason };
-        let mut model = tract_onnx::onnx()
-            .with_ignore_output_shapes(true)
-            .with_ignore_value_info(true)
-            .model_for_read(&mut Cursor::new(bytes))
-            .map_err(|e| invalid(format!("{e:#}")))?;
+        const WHAT: &str = "face model";
+        let mut model = onnx::read(bytes, WHAT)?;
         if model.input_outlets().map(|i| i.len()).unwrap_or(0) != 1 {
-            return Err(mismatch("expected one image input (YuNet)".into()));
+            return Err(onnx::mismatch(WHAT, "expected one image input (YuNet)".into()));
         }
         model
             .select_outputs_by_name(output_names())
-            .map_err(|e| mismatch(format!("expected YuNet's outputs cls/obj/bbox/kps at strides 8, 16, 32: {e}")))?;
-        model
-            .set_input_fact(0, f32::fact([1, 3, CANVAS, CANVAS]).into())
-            .map_err(|e| invalid(e.to_string()))?;
-        let plan = model
-            .into_optimized()
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| mismatch(format!("it cannot run on a {CANVAS}×{CANVAS} image: {e:#}")))?;
-        Ok(FaceDetector { plan })
+            .map_err(|e| onnx::mismatch(WHAT, format!("expected YuNet's outputs cls/obj/bbox/kps at strides 8, 16, 32: {e}")))?;
+        Ok(FaceDetector { plan: onnx::runnable(model, WHAT, [1, 3, CANVAS, CANVAS])? })
     }
 
     /// Faces with score ≥ `threshold`, best first, after non-maximum suppression.

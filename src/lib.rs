@@ -20,6 +20,7 @@ pub mod jpeg;
 pub mod ocr;
 pub mod preview;
 pub mod preprocess;
+mod onnx;
 mod patch_embedding;
 mod quantized_matmul;
 pub mod remote;

@@ -9,6 +9,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::error::{Result, SightlineError};
+use crate::onnx;
 
 /// Which tower, with the fixed input geometry it will be run at.
 #[derive(Debug, Clone, Copy)]
@@ -104,15 +105,14 @@ impl Tower {
             last = now;
         };
         let what = kind.what();
-        let invalid = |reason: String| SightlineError::InvalidModel { what: what.into(), reason };
-        let mismatch =
-            |reason: String| SightlineError::ModelInterfaceMismatch { what: what.into(), reason };
+        let invalid = |reason: String| onnx::invalid(what, reason);
+        let mismatch = |reason: String| onnx::mismatch(what, reason);
         if bytes.is_empty() {
             return Err(invalid("the file is empty".into()));
         }
-        // The export annotates intermediate values with a symbolic batch size; we run at a fixed
-        // shape, so those annotations would only conflict with it.
-        let mut onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
+        // Read as every model is (src/onnx.rs), with Sightline's operators added: the graph is
+        // rewritten (fused int8 products) between the protobuf and tract's model.
+        let mut onnx = onnx::parser();
         crate::quantized_matmul::register(&mut onnx);
         crate::activation_matmul::register(&mut onnx);
         crate::patch_embedding::register(&mut onnx);

@@ -8,7 +8,6 @@ mod geometry;
 mod layout;
 mod recognize;
 
-use std::io::Cursor;
 use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
@@ -16,6 +15,7 @@ use tract_onnx::prelude::*;
 
 use crate::azure::DetectedTextLine;
 use crate::error::{Result, SightlineError};
+use crate::onnx;
 pub use crate::tower::{per_operator, NodeTime, OperatorTime};
 
 pub use detect::DetectionSettings;
@@ -209,7 +209,7 @@ impl PlanCache {
             plans.push(entry);
             return Ok(plan);
         }
-        let plan = optimise(self.model.clone(), self.what, shape)?;
+        let plan = onnx::runnable(self.model.clone(), self.what, shape)?;
         if plans.len() >= self.capacity {
             plans.remove(0);
         }
@@ -224,34 +224,16 @@ impl PlanCache {
 
 /// Parse a network and check it has one input and one output, as PaddleOCR's exports do.
 fn parse_network(bytes: &[u8], what: &str) -> Result<InferenceModel> {
-    let model = tract_onnx::onnx()
-        .with_ignore_output_shapes(true)
-        .with_ignore_value_info(true)
-        .model_for_read(&mut Cursor::new(bytes))
-        .map_err(|e| SightlineError::InvalidModel { what: what.into(), reason: format!("{e:#}") })?;
+    let model = onnx::read(bytes, what)?;
     if model.input_outlets().map(|i| i.len()).unwrap_or(0) != 1 || model.output_outlets().map(|o| o.len()).unwrap_or(0) != 1 {
-        return Err(SightlineError::ModelInterfaceMismatch {
-            what: what.into(),
-            reason: "expected one image input and one output (PaddleOCR's export)".into(),
-        });
+        return Err(onnx::mismatch(what, "expected one image input and one output (PaddleOCR's export)".into()));
     }
     Ok(model)
 }
 
 /// Load one of the three networks with its input shape.
 fn load_network(bytes: &[u8], what: &str, shape: [usize; 4]) -> Result<Arc<TypedRunnableModel>> {
-    optimise(parse_network(bytes, what)?, what, shape)
-}
-
-/// Fix the input shape and optimise into a runnable plan.
-fn optimise(mut model: InferenceModel, what: &str, shape: [usize; 4]) -> Result<Arc<TypedRunnableModel>> {
-    let invalid = |reason: String| SightlineError::InvalidModel { what: what.into(), reason };
-    let mismatch = |reason: String| SightlineError::ModelInterfaceMismatch { what: what.into(), reason };
-    model.set_input_fact(0, f32::fact(shape).into()).map_err(|e| invalid(e.to_string()))?;
-    model
-        .into_optimized()
-        .and_then(|m| m.into_runnable())
-        .map_err(|e| mismatch(format!("it does not accept a {shape:?} image tensor: {e:#}")))
+    onnx::runnable(parse_network(bytes, what)?, what, shape)
 }
 
 fn run(plan: &Arc<TypedRunnableModel>, input: Vec<f32>, shape: [usize; 4]) -> Result<(Vec<usize>, Vec<f32>)> {

@@ -1,0 +1,43 @@
+//! One way to read an ONNX file into tract, for the three kinds of model Sightline runs: SigLIP's
+//! towers (tower.rs, which also rewrites the graph before building it), the people detector
+//! (faces.rs) and the read networks (ocr/). Shapes come from the image tensors Sightline feeds, so
+//! the exports' own output shapes and value annotations (symbolic batch sizes) are ignored.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+
+use crate::error::{Result, SightlineError};
+
+/// The ONNX parser every model is read with.
+pub(crate) fn parser() -> tract_onnx::Onnx {
+    tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true)
+}
+
+/// `what` ("face model", "text detection model", …) names the file in errors.
+pub(crate) fn invalid(what: &str, reason: String) -> SightlineError {
+    SightlineError::InvalidModel { what: what.into(), reason }
+}
+
+pub(crate) fn mismatch(what: &str, reason: String) -> SightlineError {
+    SightlineError::ModelInterfaceMismatch { what: what.into(), reason }
+}
+
+/// The model in `bytes`, not yet typed: an empty or unreadable file is `InvalidModel`.
+pub(crate) fn read(bytes: &[u8], what: &str) -> Result<InferenceModel> {
+    if bytes.is_empty() {
+        return Err(invalid(what, "the file is empty".into()));
+    }
+    parser().model_for_read(&mut Cursor::new(bytes)).map_err(|e| invalid(what, format!("{e:#}")))
+}
+
+/// Fix the one image input to an f32 tensor of `shape` and optimise into a runnable plan; a model
+/// that cannot take it is `ModelInterfaceMismatch`.
+pub(crate) fn runnable(mut model: InferenceModel, what: &str, shape: [usize; 4]) -> Result<Arc<TypedRunnableModel>> {
+    model.set_input_fact(0, f32::fact(shape).into()).map_err(|e| invalid(what, e.to_string()))?;
+    model
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| mismatch(what, format!("it does not accept a {shape:?} image tensor: {e:#}")))
+}
