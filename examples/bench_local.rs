@@ -11,8 +11,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use sightline::ocr::OcrEngine;
-use sightline::FaceDetector;
+use sightline::read::OcrEngine;
+use sightline::PeopleDetector;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let runs: usize = runs.parse()?;
     let ocr = OcrEngine::load_dir(Path::new(ppocr))?;
-    let faces = FaceDetector::load(&std::fs::read(yunet)?)?;
+    let faces = PeopleDetector::load(&std::fs::read(yunet)?)?;
 
     for image in images {
         let bytes = std::fs::read(image)?;

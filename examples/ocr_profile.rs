@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use sightline::ocr::{per_operator, OcrEngine, OcrNetwork, ReadProfile};
+use sightline::read::{per_operator, OcrEngine, OcrNetwork, ReadProfile};
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);

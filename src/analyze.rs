@@ -10,17 +10,17 @@ use crate::azure::{
     DetectedPerson, DetectedTag, FaceInfo, ImageAnalysisResult, ImageBoundingBox, ImageMetadata, PeopleResult,
     ReadResult, SmartCropsResult, TagsResult,
 };
-use crate::faces::{FaceDetector, DEFAULT_SCORE_THRESHOLD};
+use crate::people::{PeopleDetector, DEFAULT_SCORE_THRESHOLD};
 pub use crate::features::{Feature, Part, PartsNeeded};
 use crate::features::{Service, DOCUMENT_INTELLIGENCE, FACE_API, FEATURES, UNAVAILABLE};
-use crate::ocr::{OcrEngine, OcrFiles};
+use crate::read::{OcrEngine, OcrFiles};
 use crate::remote::{HttpClient, PendingAnalysis, RemoteConfig};
 use crate::color::analyze_color;
 use crate::v32::{self, PromptSet};
 use crate::decode::decode_image;
 use crate::error::{Result, SightlineError};
 use crate::siglip::{ModelFiles, SiglipModel};
-use crate::smart_crop::{smart_crops, validate_ratios, SaliencyMap};
+use crate::smart_crops::{smart_crops, validate_ratios, SaliencyMap};
 use crate::tags::TagIndex;
 
 /// Defaults chosen for SigLIP's sigmoid probabilities (independent per tag, typically far below
@@ -267,7 +267,7 @@ impl AnalyzeOptions {
 pub struct Analyzer {
     siglip: Option<SiglipModel>,
     tags: Option<TagIndex>,
-    people: Option<FaceDetector>,
+    people: Option<PeopleDetector>,
     read: Option<OcrEngine>,
     /// The Azure services for `read` and `people`; their keys live only here, in memory.
     pub services: RemoteConfig,
@@ -278,7 +278,7 @@ pub struct Analyzer {
 struct Parts<'a> {
     siglip: Option<&'a SiglipModel>,
     tags: Option<&'a TagIndex>,
-    people: Option<&'a FaceDetector>,
+    people: Option<&'a PeopleDetector>,
     read: Option<&'a OcrEngine>,
 }
 
@@ -304,7 +304,7 @@ impl Analyzer {
         self
     }
 
-    pub fn with_people(mut self, detector: FaceDetector) -> Analyzer {
+    pub fn with_people(mut self, detector: PeopleDetector) -> Analyzer {
         self.people = Some(detector);
         self
     }
@@ -326,7 +326,7 @@ impl Analyzer {
         self.tags = None;
     }
 
-    pub fn set_people(&mut self, detector: FaceDetector) {
+    pub fn set_people(&mut self, detector: PeopleDetector) {
         self.people = Some(detector);
     }
 
@@ -378,7 +378,7 @@ impl Analyzer {
             Part::Tags => {
                 self.load_tags(required("tags")?)?;
             }
-            Part::People => self.people = Some(FaceDetector::load(required("face")?)?),
+            Part::People => self.people = Some(PeopleDetector::load(required("face")?)?),
             Part::Read => {
                 let files = OcrFiles {
                     detector: required("detector")?,

@@ -229,8 +229,8 @@ pub struct FaceLandmarks {
     pub mouth_left: Point,
 }
 
-impl From<&crate::faces::Face> for FaceInfo {
-    fn from(face: &crate::faces::Face) -> Self {
+impl From<&crate::people::Face> for FaceInfo {
+    fn from(face: &crate::people::Face) -> Self {
         let b = ImageBoundingBox::from(face.rect);
         let p = |i: usize| Point { x: face.landmarks[i][0], y: face.landmarks[i][1] };
         FaceInfo {

@@ -67,7 +67,7 @@ pub enum SightlineError {
     #[error("the tags feature needs the tag vocabulary's embeddings: load the tags file built for this model (`sightline build-tags --model DIR`)")]
     TagsNotLoaded,
 
-    #[error("the people feature and face-aware smart crops need the face model: load YuNet (scripts/fetch-models yunet)")]
+    #[error("the people feature and face-aware smart crops need the people detector (the YuNet face model: scripts/fetch-models yunet)")]
     FaceModelNotLoaded,
 
     #[error("this request needs a SigLIP model (tags, smart crops, labels, embeddings, the 3.2 zero-shot features): load one, e.g. `--model models/siglip-base-patch16-224` after `scripts/fetch-models siglip-base-patch16-224`")]

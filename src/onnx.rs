@@ -1,6 +1,6 @@
 //! One way to read an ONNX file into tract, for the three kinds of model Sightline runs: SigLIP's
 //! towers (tower.rs, which also rewrites the graph before building it), the people detector
-//! (faces.rs) and the read networks (ocr/). Shapes come from the image tensors Sightline feeds, so
+//! (people.rs) and the read networks (read/). Shapes come from the image tensors Sightline feeds, so
 //! the exports' own output shapes and value annotations (symbolic batch sizes) are ignored.
 
 use std::io::Cursor;

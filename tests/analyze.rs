@@ -97,7 +97,7 @@ fn results_validate_against_the_azure_schema() {
 
 #[test]
 fn people_results_validate_with_3_2_style_faces() {
-    let faces = sightline::FaceDetector::load(&read(repo().join("models/yunet/face_detection_yunet_2026may.onnx"))).unwrap();
+    let faces = sightline::PeopleDetector::load(&read(repo().join("models/yunet/face_detection_yunet_2026may.onnx"))).unwrap();
     let analyzer = sightline::Analyzer::new().with_siglip(load(true)).with_people(faces);
     let result = analyzer.analyze(&read(shared().join("images/faces/two_people.jpg")), &options(&["people"])).unwrap();
     let value = serde_json::to_value(&result).unwrap();

@@ -214,6 +214,20 @@ fn analyze_reads_eurotext_offline() {
     assert!(first.starts_with("The") && first.ends_with("jumps!"), "reading order starts at the top: {first}");
 }
 
+/// The feature table decides what loads: reading text with a SigLIP model given loads only the
+/// read models (the result's modelVersion names no SigLIP model, and the synthetic model's warning
+/// is not printed).
+#[test]
+fn read_loads_no_siglip_model_even_when_one_is_given() {
+    let page = shared().join("images/ocr/phototest.tif");
+    let out = sightline(&["analyze", page.to_str().unwrap(), "--model", model_dir().to_str().unwrap(), "--features", "read", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let result = stdout_json(&out);
+    assert!(result["modelVersion"].as_str().unwrap().starts_with("sightline-"), "{result}");
+    assert!(result["readResult"]["content"].as_str().unwrap().contains("quick brown dog"));
+    assert!(!stderr(&out).contains("SYNTHETIC"), "{}", stderr(&out));
+}
+
 #[test]
 fn read_without_the_ocr_models_says_how_to_install_them() {
     let page = shared().join("images/ocr/phototest.tif");
@@ -224,7 +238,7 @@ fn read_without_the_ocr_models_says_how_to_install_them() {
         model_dir().to_str().unwrap(),
         "--features",
         "read",
-        "--ocr-model",
+        "--read-model",
         "/nonexistent",
     ]);
     assert_eq!(out.status.code(), Some(1));

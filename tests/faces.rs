@@ -1,8 +1,8 @@
 //! YuNet face detection on ../shared/images/faces, natively and in WebAssembly (Node): the exact
 //! number of faces, each overlapping a hand-checked box, and smart crops that keep every face.
 
-use sightline::faces::iou;
-use sightline::{AnalyzeOptions, Analyzer, FaceDetector};
+use sightline::people::iou;
+use sightline::{AnalyzeOptions, Analyzer, PeopleDetector};
 
 #[path = "support/tiny_vision.rs"]
 mod tiny_vision;
@@ -28,7 +28,7 @@ const FACES: &[(&str, &[u8], &[[f32; 4]])] = &[
 
 #[test]
 fn yunet_finds_exactly_the_faces_that_are_there() {
-    let detector = FaceDetector::load(YUNET).unwrap();
+    let detector = PeopleDetector::load(YUNET).unwrap();
     for (name, bytes, truth) in FACES {
         let image = sightline::decode_image(bytes).unwrap();
         let faces = detector.detect(&image.rgb, 0.6).unwrap();
@@ -49,7 +49,7 @@ fn yunet_finds_exactly_the_faces_that_are_there() {
 
 #[test]
 fn smart_crops_keep_the_faces() {
-    let analyzer = Analyzer::new().with_siglip(tiny_vision_model()).with_people(FaceDetector::load(YUNET).unwrap());
+    let analyzer = Analyzer::new().with_siglip(tiny_vision_model()).with_people(PeopleDetector::load(YUNET).unwrap());
     let ratios = vec![0.75, 1.0, 4.0 / 3.0, 1.8];
     let options = AnalyzeOptions {
         features: vec!["smartCrops".into(), "people".into()],

@@ -2,7 +2,7 @@
 //! (Node): character error rate against the ground truth, reading order, polygons that hold the
 //! text, and Azure's readResult shape through `analyze`.
 
-use sightline::ocr::{OcrEngine, OcrFiles};
+use sightline::read::{OcrEngine, OcrFiles};
 use sightline::{AnalyzeOptions, Analyzer, Part};
 
 #[path = "support/tiny_vision.rs"]
@@ -198,9 +198,9 @@ fn the_profile_accounts_for_every_stage_and_network() {
     assert_eq!(stages.iter().sum::<f64>(), ticks.get() - 1.0);
 
     for (network, shape) in [
-        (sightline::ocr::OcrNetwork::Recognizer, (48, 320)),
-        (sightline::ocr::OcrNetwork::Detector, (64, 96)),
-        (sightline::ocr::OcrNetwork::Orientation, (0, 0)),
+        (sightline::read::OcrNetwork::Recognizer, (48, 320)),
+        (sightline::read::OcrNetwork::Detector, (64, 96)),
+        (sightline::read::OcrNetwork::Orientation, (0, 0)),
     ] {
         let nodes = engine.profile_network(network, shape, &clock).unwrap();
         assert!(nodes.iter().any(|n| n.op.contains("MatMul")), "{network:?}: {:?}", nodes.iter().map(|n| &n.op).collect::<Vec<_>>());
@@ -214,7 +214,7 @@ fn the_profile_accounts_for_every_stage_and_network() {
     assert_eq!(whole.first.lines, lines.len());
     let widest = *whole.first.recognizer_widths.iter().max().unwrap();
     let inputs: Vec<_> = whole.networks.iter().map(|n| (n.network, n.input)).collect();
-    use sightline::ocr::OcrNetwork::*;
+    use sightline::read::OcrNetwork::*;
     assert_eq!(
         inputs,
         [(Detector, [whole.first.detector_shape[2], whole.first.detector_shape[3]]), (Recognizer, [48, widest]), (Orientation, [80, 160])]

@@ -19,7 +19,7 @@ use sightline::remote::document_intelligence::read_text;
 use sightline::remote::face::detect_faces;
 use sightline::remote::native::NativeHttpClient;
 use sightline::remote::{FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy, TransportError};
-use sightline::{AnalyzeOptions, Analyzer, FaceDetector, ModelFiles, SiglipModel, SightlineError};
+use sightline::{AnalyzeOptions, Analyzer, PeopleDetector, ModelFiles, SiglipModel, SightlineError};
 
 mod common;
 use common::{model_dir, read, repo, shared, sightline, stderr, stdout_json};
@@ -375,7 +375,7 @@ fn face_errors_keep_the_local_results() {
 #[test]
 fn local_people_need_no_service_and_backends_choose() {
     // scripts/setup installs YuNet with the test model.
-    let detector = FaceDetector::load(&read(repo().join("models/yunet/face_detection_yunet_2026may.onnx"))).unwrap();
+    let detector = PeopleDetector::load(&read(repo().join("models/yunet/face_detection_yunet_2026may.onnx"))).unwrap();
     let config = face_config("ok", "local", false, &[]);
     let analyzer = Analyzer::new().with_siglip(load_model()).with_people(detector).with_services(config);
     let image = read(shared().join("images/faces/obama.jpg"));

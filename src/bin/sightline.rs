@@ -12,10 +12,10 @@ use serde_json::{json, Value};
 
 use sightline::analyze::Backend;
 use sightline::azure::ErrorResponse;
-use sightline::ocr::OcrEngine;
+use sightline::read::OcrEngine;
 use sightline::remote::native::NativeHttpClient;
 use sightline::remote::{FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy};
-use sightline::{read_image_file, AnalyzeOptions, Analyzer, FaceDetector, LoadOptions, Part, SiglipModel, SightlineError, TagIndex};
+use sightline::{read_image_file, AnalyzeOptions, Analyzer, PeopleDetector, LoadOptions, Part, SiglipModel, SightlineError, TagIndex};
 
 /// `println!` that ends the run quietly when stdout is closed (`sightline … | head`), as Unix
 /// tools do, instead of panicking on the broken pipe.
@@ -84,14 +84,14 @@ enum Command {
         /// Tags file built for this model (default: MODEL/tags-en.sltags).
         #[arg(long, value_name = "FILE")]
         tags: Option<PathBuf>,
-        /// YuNet face model, for people and face-aware smart crops
+        /// The people detector (YuNet), for people and face-aware smart crops
         /// (default: yunet/face_detection_yunet_2026may.onnx beside the model folder).
-        #[arg(long = "face-model", value_name = "FILE")]
-        face_model: Option<PathBuf>,
-        /// PP-OCRv5 folder, for local read (default: ppocr-v5 beside the model folder, filled by
-        /// `scripts/fetch-models ppocr-v5`).
-        #[arg(long = "ocr-model", value_name = "DIR")]
-        ocr_model: Option<PathBuf>,
+        #[arg(long = "people-model", alias = "face-model", value_name = "FILE")]
+        people_model: Option<PathBuf>,
+        /// The read models' folder (PP-OCRv5), for local read (default: ppocr-v5 beside the model
+        /// folder, filled by `scripts/fetch-models ppocr-v5`).
+        #[arg(long = "read-model", alias = "ocr-model", value_name = "DIR")]
+        read_model: Option<PathBuf>,
         /// Smallest tag confidence reported (0..1).
         #[arg(long = "tag-threshold")]
         tag_threshold: Option<f32>,
@@ -238,8 +238,8 @@ const FACE_MODEL_FILE: &str = "face_detection_yunet_2026may.onnx";
 /// The optional parts `analyze` loads when a feature needs them.
 struct AnalyzePaths {
     tags: PathBuf,
-    face_model: PathBuf,
-    ocr_model: PathBuf,
+    people_model: PathBuf,
+    read_model: PathBuf,
 }
 
 /// Image extensions picked up when walking a directory (files named explicitly are always tried).
@@ -281,8 +281,8 @@ fn run(command: Command, models: Models) -> Result<bool, String> {
             language,
             model_version,
             tags,
-            face_model,
-            ocr_model,
+            people_model,
+            read_model,
             tag_threshold,
             max_tags,
             remote,
@@ -303,16 +303,16 @@ fn run(command: Command, models: Models) -> Result<bool, String> {
                 ..Default::default()
             };
             let services = remote.config().map_err(|e| format!("{e} [{}]", e.code()))?;
-            let model_dir = model.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR));
+            let model_dir = model.unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR));
             let paths = AnalyzePaths {
                 tags: tags.unwrap_or_else(|| model_dir.join(TAGS_FILE)),
-                face_model: face_model.unwrap_or_else(|| sibling(&model_dir, "yunet").join(FACE_MODEL_FILE)),
-                ocr_model: ocr_model.unwrap_or_else(|| sibling(&model_dir, "ppocr-v5")),
+                people_model: people_model.unwrap_or_else(|| sibling(&model_dir, "yunet").join(FACE_MODEL_FILE)),
+                read_model: read_model.unwrap_or_else(|| sibling(&model_dir, "ppocr-v5")),
             };
-            // Without --model, a request that needs no SigLIP runs without one if none is installed.
+            // SigLIP loads only when the request needs it (the feature table): reading text, finding
+            // people or colours never waits for it.
             let needs_siglip = options.parts(services.available()).required.contains(&Part::Siglip);
-            let model_optional = model.is_none() && !needs_siglip && !model_dir.join("sightline.json").exists();
-            let model_dir = (!model_optional).then_some(model_dir.as_path());
+            let model_dir = needs_siglip.then_some(model_dir.as_path());
             analyze_image(models, model_dir, &paths, &image, &options, services, json)
         }
         Command::BuildTags { vocabulary, output, model } => {
@@ -528,11 +528,11 @@ fn analyze_image(
                     Err(_) => return Err(SightlineError::TagsNotLoaded),
                 },
                 Part::People => {
-                    if let Ok(bytes) = std::fs::read(&paths.face_model) {
-                        analyzer.set_people(FaceDetector::load(&bytes)?);
+                    if let Ok(bytes) = std::fs::read(&paths.people_model) {
+                        analyzer.set_people(PeopleDetector::load(&bytes)?);
                     }
                 }
-                Part::Read => analyzer.set_read(OcrEngine::load_dir(&paths.ocr_model)?),
+                Part::Read => analyzer.set_read(OcrEngine::load_dir(&paths.read_model)?),
             }
         }
         let bytes = read_image_file(image)?;
@@ -564,12 +564,12 @@ fn analyze_image(
                     model_dir.unwrap_or(Path::new("MODEL")).display()
                 ),
                 SightlineError::FaceModelNotLoaded => eprintln!(
-                    "  (looked for {}; pass --face-model FILE or run `scripts/fetch-models yunet`)",
-                    paths.face_model.display()
+                    "  (looked for {}; pass --people-model FILE or run `scripts/fetch-models yunet`)",
+                    paths.people_model.display()
                 ),
                 SightlineError::OcrModelNotLoaded => eprintln!(
-                    "  (looked in {}; pass --ocr-model DIR or run `scripts/fetch-models ppocr-v5`)",
-                    paths.ocr_model.display()
+                    "  (looked in {}; pass --read-model DIR or run `scripts/fetch-models ppocr-v5`)",
+                    paths.read_model.display()
                 ),
                 _ => {}
             }

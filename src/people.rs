@@ -1,4 +1,5 @@
-//! Face detection with YuNet (OpenCV model zoo, MIT), decoded like OpenCV's FaceDetectorYN.
+//! `people`: the people detector, faces found with YuNet (OpenCV model zoo, MIT), decoded like
+//! OpenCV's FaceDetectorYN.
 //!
 //! The image is letterboxed into a fixed 640×640 canvas (scaled so its longer side is 640,
 //! padded right and bottom with black), so tract optimises the graph once for one shape. YuNet
@@ -31,13 +32,13 @@ pub struct Face {
     pub score: f32,
 }
 
-pub struct FaceDetector {
+pub struct PeopleDetector {
     plan: Arc<TypedRunnableModel>,
 }
 
-impl std::fmt::Debug for FaceDetector {
+impl std::fmt::Debug for PeopleDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FaceDetector(YuNet)")
+        f.write_str("PeopleDetector(YuNet)")
     }
 }
 
@@ -48,8 +49,8 @@ fn output_names() -> Vec<String> {
         .collect()
 }
 
-impl FaceDetector {
-    pub fn load(bytes: &[u8]) -> Result<FaceDetector> {
+impl PeopleDetector {
+    pub fn load(bytes: &[u8]) -> Result<PeopleDetector> {
         const WHAT: &str = "face model";
         let mut model = onnx::read(bytes, WHAT)?;
         if model.input_outlets().map(|i| i.len()).unwrap_or(0) != 1 {
@@ -58,7 +59,7 @@ impl FaceDetector {
         model
             .select_outputs_by_name(output_names())
             .map_err(|e| onnx::mismatch(WHAT, format!("expected YuNet's outputs cls/obj/bbox/kps at strides 8, 16, 32: {e}")))?;
-        Ok(FaceDetector { plan: onnx::runnable(model, WHAT, [1, 3, CANVAS, CANVAS])? })
+        Ok(PeopleDetector { plan: onnx::runnable(model, WHAT, [1, 3, CANVAS, CANVAS])? })
     }
 
     /// Faces with score ≥ `threshold`, best first, after non-maximum suppression.

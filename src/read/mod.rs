@@ -1,7 +1,7 @@
-//! Offline OCR with PaddleOCR's PP-OCRv5 mobile models (Apache-2.0), run by tract natively
-//! and in WebAssembly: DBNet finds text lines, an optional classifier turns upside-down lines
-//! around, and a CRNN reads each line with CTC. Results come out in Azure's `readResult` shape:
-//! lines in reading order, each with words, integer polygons and confidences.
+//! `read` on the device: offline OCR with PaddleOCR's PP-OCRv5 mobile models (Apache-2.0), run
+//! by tract natively and in WebAssembly: DBNet finds text lines, an optional classifier turns
+//! upside-down lines around, and a CRNN reads each line with CTC. Results come out in Azure's
+//! `readResult` shape: lines in reading order, each with words, integer polygons and confidences.
 
 mod detect;
 mod geometry;

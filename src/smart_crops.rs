@@ -1,4 +1,4 @@
-//! Smart crops: for each requested aspect ratio, the largest region of that ratio that fits the
+//! `smartCrops`: for each requested aspect ratio, the largest region of that ratio that fits the
 //! image, placed where the image's content is.
 //!
 //! "Where the content is" is a saliency map from the vision tower itself: how strongly each
