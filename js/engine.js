@@ -78,19 +78,13 @@ export class Engine {
     }
     const fetch = (spec, options) => fetchModelFile(spec, { cache, onProgress, signal, ...options });
     const engine = new Engine(null, resolved, { fetch, text, onInfo });
-    if (features) {
-      await wasmLoaded;
-      engine.#analyzer = new wasm.Analyzer();
-      // Before loading: a feature sent to its service needs no part on the device.
-      if (services) engine.configureServices(services);
-      await engine.prepare(features, {}, signal);
-    } else {
-      // The SigLIP files download while the module starts.
-      const [files] = await Promise.all([engine.#siglipFiles(signal), wasmLoaded]);
-      engine.#analyzer = new wasm.Analyzer();
-      if (services) engine.configureServices(services);
-      engine.#loadSiglip(files);
-    }
+    // Without features, the SigLIP files download while the module starts.
+    const [siglip] = await Promise.all([features ? null : engine.#siglipFiles(signal), wasmLoaded]);
+    engine.#analyzer = new wasm.Analyzer();
+    // Before loading: a feature sent to its service needs no part on the device.
+    if (services) engine.configureServices(services);
+    if (siglip) engine.#loadSiglip(siglip);
+    else await engine.prepare(features, {}, signal);
     return engine;
   }
 
@@ -150,10 +144,6 @@ export class Engine {
     return this.info;
   }
 
-  get tagCount() {
-    return this.#analyzer.tagCount;
-  }
-
   /** Load what a request with `features` and `options` needs that is not loaded yet (the core says what). */
   async prepare(features, options = {}, signal) {
     if (!Array.isArray(features)) return;
@@ -201,14 +191,23 @@ export class Engine {
     this.#give(name, Object.fromEntries(roles.map((role, i) => [role, files[i].bytes])));
   }
 
-  /** Load a part into the core from its files' bytes by role. */
-  #give(name, files) {
+  /** Load a part into the core from its files' bytes by role (and the digests known, by role). */
+  #give(name, files, digests) {
     try {
-      this.#analyzer.load(name, files);
+      this.#analyzer.load(name, files, digests);
     } catch (error) {
       throw SightlineError.from(error, "InvalidModel");
     }
     this.#onInfo?.(this.info);
+  }
+
+  /** A file of a model folder given by URL, checked against the manifest and added to the report. */
+  async #folderFile(role, path, signal) {
+    const source = this.#source;
+    const spec = folderFileSpec(source.folder, path, { model: source.name, role, known: source.known });
+    const file = await this.#fetch(spec, { refresh: source.refresh, signal });
+    source.report.push({ role, path, size: file.bytes.length, sha256: file.sha256, verified: file.verified, matched: file.matched, fromCache: file.fromCache });
+    return file;
   }
 
   /**
@@ -218,10 +217,7 @@ export class Engine {
   async #folderTagsFile(signal) {
     const source = this.#source;
     try {
-      const spec = folderFileSpec(source.folder, "tags-en.sltags", { model: source.name, role: "tags", known: source.known });
-      const file = await this.#fetch(spec, { refresh: source.refresh, signal });
-      source.report.push({ role: "tags", path: "tags-en.sltags", size: file.bytes.length, sha256: file.sha256, verified: file.verified, matched: file.matched, fromCache: file.fromCache });
-      return file;
+      return await this.#folderFile("tags", "tags-en.sltags", signal);
     } catch (error) {
       const copy = source.tagsCopy;
       if (error?.status !== 404 || !copy) throw error;
@@ -256,14 +252,9 @@ export class Engine {
    */
   async #folderFiles(signal) {
     const source = this.#source;
-    const { folder, known, manifest, refresh } = source;
+    const { folder, manifest } = source;
     source.report = [];
-    const get = async (role, path) => {
-      const spec = folderFileSpec(folder, path, { model: source.name, role, known });
-      const file = await this.#fetch(spec, { refresh, signal });
-      source.report.push({ role, path, size: file.bytes.length, sha256: file.sha256, verified: file.verified, matched: file.matched, fromCache: file.fromCache });
-      return file;
-    };
+    const get = (role, path) => this.#folderFile(role, path, signal);
     let descriptor = null;
     try {
       const file = await get("descriptor", "sightline.json");
@@ -304,17 +295,13 @@ export class Engine {
   }
 
   #loadSiglip({ descriptor, vision, text, tokenizer }) {
-    try {
-      this.#analyzer.load(
-        "siglip",
-        { descriptor: new TextEncoder().encode(JSON.stringify(descriptor)), vision: vision.bytes, text: text?.bytes, tokenizer: tokenizer?.bytes },
-        { vision: vision.sha256 ?? undefined, text: text?.sha256 ?? undefined },
-      );
-    } catch (error) {
-      throw SightlineError.from(error, "InvalidModel");
-    }
+    this.#give(
+      "siglip",
+      { descriptor: new TextEncoder().encode(JSON.stringify(descriptor)), vision: vision.bytes, text: text?.bytes, tokenizer: tokenizer?.bytes },
+      { vision: vision.sha256 ?? undefined, text: text?.sha256 ?? undefined },
+    );
+    // A new model may load what the previous one's parts could not: try the helpful ones again.
     this.#unavailable.clear();
-    this.#onInfo?.(this.info);
   }
 
   /** Azure Image Analysis 4.0: `options` goes to the core unchanged; `signal` also cancels its calls to Azure. */
@@ -378,21 +365,20 @@ function manifestSource(manifest, { name: requested, baseUrl }) {
   // manifest may also list it (role "tags", with its sha256). The core refuses one built for
   // another model, so an unlisted one is safe to load without a digest.
   const tags = files.get("tags") ?? (baseUrl ? { model: name, file: "tags-en.sltags", role: "tags", urls: [new URL(`${name}/tags-en.sltags`, baseUrl).href], sha256: null, size: null } : null);
-  // The other parts' files: the first manifest entry of the part's kind.
-  const parts = (part) => {
+  return { name, descriptor: entry.descriptor, description: entry.description, files, tags, parts: manifestParts(manifest, baseUrl) };
+}
+
+/** The other parts' files (people, read): the first manifest entry of the part's kind, by role. */
+function manifestParts(manifest, baseUrl) {
+  return (part) => {
     const found = manifestEntryOfKind(manifest, part.kind);
     return found ? manifestFiles(found[0], found[1], baseUrl) : null;
   };
-  return { name, descriptor: entry.descriptor, description: entry.description, files, tags, parts };
 }
 
 function folderSource(manifest, { folder, refresh, baseUrl, name }) {
-  const parts = (part) => {
-    const found = manifestEntryOfKind(manifest, part.kind);
-    return found ? manifestFiles(found[0], found[1], baseUrl) : null;
-  };
   // The tags file: see #folderTagsFile.
-  return { name, folder, refresh, baseUrl, manifest, known: manifestFileList(manifest), files: null, tags: null, notes: [], parts };
+  return { name, folder, refresh, baseUrl, manifest, known: manifestFileList(manifest), files: null, tags: null, notes: [], parts: manifestParts(manifest, baseUrl) };
 }
 
 async function filesSource(source) {

@@ -262,7 +262,7 @@ export class Analyzer {
         this.#state.info = info;
         return info.services;
       },
-      async (error) => {
+      (error) => {
         // The engine forgot every service when one was refused.
         this.#state.info = { ...this.#state.info, services: { read: false, face: false } };
         throw error;

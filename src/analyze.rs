@@ -393,12 +393,7 @@ impl Analyzer {
     }
 
     pub fn has(&self, part: Part) -> bool {
-        match part {
-            Part::Siglip => self.siglip.is_some(),
-            Part::Tags => self.tags.is_some(),
-            Part::People => self.people.is_some(),
-            Part::Read => self.read.is_some(),
-        }
+        self.parts().has(part)
     }
 
     /// The parts loaded, in the table's order.
@@ -473,6 +468,15 @@ impl<'a> PartFile<'a> {
 }
 
 impl Parts<'_> {
+    fn has(&self, part: Part) -> bool {
+        match part {
+            Part::Siglip => self.siglip.is_some(),
+            Part::Tags => self.tags.is_some(),
+            Part::People => self.people.is_some(),
+            Part::Read => self.read.is_some(),
+        }
+    }
+
     /// Analyse a validated request: the features in `request.remote` are left for the caller.
     fn analyze_request(
         &self,
@@ -482,20 +486,15 @@ impl Parts<'_> {
     ) -> Result<ImageAnalysisResult> {
         let (model, tags) = (self.siglip, self.tags);
         let wants = |f: Feature| request.local(f);
-        let loaded = |part: Part| match part {
-            Part::Siglip => model.is_some(),
-            Part::Tags => tags.is_some(),
-            Part::People => self.people.is_some(),
-            Part::Read => self.read.is_some(),
-        };
-        if let Some(missing) = request.required_parts().into_iter().find(|&part| !loaded(part)) {
+        let required = request.required_parts();
+        if let Some(&missing) = required.iter().find(|&&part| !self.has(part)) {
             return Err(missing.not_loaded());
         }
         let image = decode_image(image_bytes)?;
         let (width, height) = (image.width(), image.height());
         // SigLIP is the slow part: it runs only when a feature, the labels or the embedding need
         // it (checked loaded above).
-        let vision = match model.filter(|_| request.required_parts().contains(&Part::Siglip)) {
+        let vision = match model.filter(|_| required.contains(&Part::Siglip)) {
             Some(model) => Some((model.vision_features(&image)?, model.calibration())),
             None => None,
         };
@@ -522,7 +521,7 @@ impl Parts<'_> {
         });
 
         // Faces serve the people feature and, when a detector is loaded, keep smart crops on faces.
-        let faces = match self.people.filter(|_| request.features.iter().any(|&f| wants(f) && (f.needs().contains(&Part::People) || f.helped_by().contains(&Part::People)))) {
+        let faces = match self.people.filter(|_| request.features.iter().any(|&f| wants(f) && f.uses(Part::People))) {
             Some(detector) => detector.detect(&image.rgb, DEFAULT_SCORE_THRESHOLD)?,
             None => Vec::new(),
         };

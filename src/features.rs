@@ -117,6 +117,11 @@ impl Feature {
     pub fn service(self) -> Option<Service> {
         self.spec().service
     }
+
+    /// Whether the feature needs `part` or is helped by it.
+    pub fn uses(self, part: Part) -> bool {
+        self.needs().contains(&part) || self.helped_by().contains(&part)
+    }
 }
 
 /// How a part's files are named: the manifest `kind` of the entry that holds them and the `role`

@@ -26,10 +26,17 @@ pub(crate) fn mismatch(what: &str, reason: String) -> SightlineError {
 
 /// The model in `bytes`, not yet typed: an empty or unreadable file is `InvalidModel`.
 pub(crate) fn read(bytes: &[u8], what: &str) -> Result<InferenceModel> {
+    let parser = parser();
+    parser.model_for_proto_model(&proto(&parser, bytes, what)?).map_err(|e| invalid(what, format!("{e:#}")))
+}
+
+/// The protobuf in `bytes`, read by `parser` (which may carry operators of its own), before tract
+/// builds its model: for callers that rewrite the graph first. Same errors as [`read`].
+pub(crate) fn proto(parser: &tract_onnx::Onnx, bytes: &[u8], what: &str) -> Result<tract_onnx::pb::ModelProto> {
     if bytes.is_empty() {
         return Err(invalid(what, "the file is empty".into()));
     }
-    parser().model_for_read(&mut Cursor::new(bytes)).map_err(|e| invalid(what, format!("{e:#}")))
+    parser.proto_model_for_read(&mut Cursor::new(bytes)).map_err(|e| invalid(what, format!("{e:#}")))
 }
 
 /// Fix the one image input to an f32 tensor of `shape` and optimise into a runnable plan; a model

@@ -2,7 +2,6 @@
 //! against the Xenova export so a wrong file fails at load time with a useful message instead of
 //! producing garbage or a shape error deep inside inference.
 
-use std::io::Cursor;
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
@@ -107,17 +106,13 @@ impl Tower {
         let what = kind.what();
         let invalid = |reason: String| onnx::invalid(what, reason);
         let mismatch = |reason: String| onnx::mismatch(what, reason);
-        if bytes.is_empty() {
-            return Err(invalid("the file is empty".into()));
-        }
         // Read as every model is (src/onnx.rs), with Sightline's operators added: the graph is
         // rewritten (fused int8 products) between the protobuf and tract's model.
         let mut onnx = onnx::parser();
         crate::quantized_matmul::register(&mut onnx);
         crate::activation_matmul::register(&mut onnx);
         crate::patch_embedding::register(&mut onnx);
-        let mut proto =
-            onnx.proto_model_for_read(&mut Cursor::new(bytes)).map_err(|e| invalid(format!("{e:#}")))?;
+        let mut proto = onnx::proto(&onnx, bytes, what)?;
         done("decode protobuf");
         if let Some(graph) = proto.graph.as_mut() {
             if dequantize_weights {

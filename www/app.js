@@ -99,14 +99,15 @@ function addCard(file) {
   return id;
 }
 
-function hold() {
+/** `fn(slot)` on the current model, which stays alive until it ends (a retired one is disposed then). */
+async function withCurrent(fn) {
   const slot = current;
-  if (slot) slot.busy++;
-  return slot;
-}
-
-function release(slot) {
-  if (slot && --slot.busy === 0 && slot.retired) slot.analyzer.dispose();
+  slot.busy++;
+  try {
+    return await fn(slot);
+  } finally {
+    if (--slot.busy === 0 && slot.retired) slot.analyzer.dispose();
+  }
 }
 
 /** The analysis memory the tab holds (WebAssembly memory only grows), in the status line's tooltip. */
@@ -164,17 +165,17 @@ async function analyzeFile(file) {
     showError(id, error);
     return;
   }
-  const slot = hold();
-  try {
-    const result = await analyzeWith(slot, bytes, $("#read-text").checked);
-    if (slot === current) embeddings.set(id, Float32Array.from(result.embedding));
-    showResult(id, result, slot.name);
-  } catch (error) {
-    showError(id, error);
-  } finally {
-    noteMemory(slot);
-    release(slot);
-  }
+  await withCurrent(async (slot) => {
+    try {
+      const result = await analyzeWith(slot, bytes, $("#read-text").checked);
+      if (slot === current) embeddings.set(id, Float32Array.from(result.embedding));
+      showResult(id, result, slot.name);
+    } catch (error) {
+      showError(id, error);
+    } finally {
+      noteMemory(slot);
+    }
+  });
 }
 
 function enqueue(files) {
@@ -296,26 +297,24 @@ function sendLabels() {
 
 /** Every analysed image's scores for the custom labels, from its stored embedding (labels embedded once). */
 async function scoreLabels(labels) {
-  const slot = hold();
+  const ids = [...embeddings.keys()];
   try {
-    const ids = [...embeddings.keys()];
-    const scores = labels.length ? await slot.analyzer.classifyEmbeddings(ids.map((id) => embeddings.get(id)), labels) : ids.map(() => []);
+    const scores = labels.length
+      ? await withCurrent((slot) => slot.analyzer.classifyEmbeddings(ids.map((id) => embeddings.get(id)), labels))
+      : ids.map(() => []);
     ids.forEach((id, i) => {
       const card = cards.get(id);
       if (card) $(".labels", card.element).replaceChildren(...scores[i].map((s) => bar(s.label, s.confidence)));
     });
   } catch (error) {
     showError(undefined, error, "labels");
-  } finally {
-    release(slot);
   }
 }
 
 /** The analysed images ranked by their similarity to the text. */
 async function search(text) {
-  const slot = hold();
   try {
-    const query = await slot.analyzer.embedText(text);
+    const query = await withCurrent((slot) => slot.analyzer.embedText(text));
     const ranking = [...embeddings].map(([id, e]) => {
       let cos = 0;
       for (let k = 0; k < e.length; k++) cos += e[k] * query[k];
@@ -325,8 +324,6 @@ async function search(text) {
     showRanking(ranking);
   } catch (error) {
     showError(undefined, error, "search");
-  } finally {
-    release(slot);
   }
 }
 
