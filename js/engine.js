@@ -312,6 +312,32 @@ export class Engine {
     return await call(() => this.#analyzer.analyze(bytes, options, signal));
   }
 
+  /**
+   * Answer a request to Azure's REST API in-process (the core's rest module: routes, statuses and
+   * error bodies as Azure's): `{status, headers, body}`. Refusals are answers; only an abort or a
+   * part that cannot load rejects.
+   */
+  async rest({ method = "POST", url, contentType, body }, signal) {
+    let call = wasm.RestCall.parse(String(method), String(url), contentType ?? undefined, body ?? new Uint8Array());
+    try {
+      const refused = call.refused;
+      if (refused) return refused;
+      if (call.imageUrl) {
+        const fetched = call.fetchImage(signal);
+        call = null; // consumed by fetchImage
+        call = await fetched;
+        const unusable = call.refused;
+        if (unusable) return unusable;
+      }
+      const features = call.features;
+      if (features) await this.prepare(features, {}, signal);
+      else await this.#needSiglip("vectorize", signal);
+      return await this.#analyzer.answer(call, signal);
+    } finally {
+      call?.free();
+    }
+  }
+
   /** Load SigLIP for a call that needs it, if a request with features did not. */
   async #needSiglip(call, signal) {
     if (!this.#analyzer.loaded.includes("siglip")) await this.#loadPart("siglip", [call], signal);

@@ -379,6 +379,25 @@ export interface RuntimeInfo {
   fallback?: string;
 }
 
+
+/** A request to Azure's REST API, for `Analyzer.restRequest`. */
+export interface RestRequest {
+  /** Default "POST". */
+  method?: string;
+  /** The whole URL or the path with its query, e.g. "/computervision/imageanalysis:analyze?api-version=2023-10-01&features=tags". */
+  url: string;
+  contentType?: string | null;
+  /** The image's bytes (application/octet-stream) or the JSON body (`{"url"}`, `{"text"}`). */
+  body?: Uint8Array | ArrayBuffer | null;
+}
+
+/** An HTTP answer: status, headers by lower-case name, and the JSON body as text. */
+export interface RestResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
 export declare class Analyzer {
   private constructor();
   /** The SigLIP model loaded, or null while none is (made with `features` that need none; it loads on first need). */
@@ -400,6 +419,14 @@ export declare class Analyzer {
   readonly disposed: boolean;
   /** Azure Image Analysis 4.0-shaped analysis. Loads what the features need (SigLIP, tags file, people, read models) on first need. */
   analyze(input: ImageInput, options?: AnalyzeOptions): Promise<ImageAnalysisResult>;
+  /**
+   * Answer a request to Azure AI Vision's REST API in-process, with Azure's statuses and error
+   * bodies (what `sightline serve` answers over HTTP): `POST …/computervision/imageanalysis:analyze`,
+   * `…/retrieval:vectorizeImage`, `…/retrieval:vectorizeText`. Refusals (400, 404, 405, 413,
+   * 415) resolve; only an abort or a part that cannot load rejects. `sightline/azure` builds the
+   * Azure JS client's `httpClient` on this.
+   */
+  restRequest(request: RestRequest, options?: CallOptions): Promise<RestResponse>;
   /** Download what `features` need now instead of on the first `analyze`. */
   prepare(features: VisualFeature[], options?: AnalyzeOptions): Promise<void>;
   /** The image's unit-length embedding. */

@@ -305,6 +305,20 @@ export class Analyzer {
     return this.#enqueue("analyze", input, [request], signal);
   }
 
+  /**
+   * Answer a request to Azure AI Vision's REST API in-process, as Azure (and `sightline serve`)
+   * would: `imageanalysis:analyze`, `retrieval:vectorizeImage`, `retrieval:vectorizeText`.
+   * `request` is `{method, url, contentType, body}` (`url` whole or a path with its query, `body`
+   * a Uint8Array); resolves to `{status, headers, body}` with Azure's statuses and error bodies.
+   * The Azure JS client's adapter (`sightline/azure`) is built on this.
+   */
+  restRequest(request, { signal } = {}) {
+    const { method = "POST", url, contentType = null, body = null } = request ?? {};
+    if (typeof url !== "string") return Promise.reject(new SightlineError(ErrorCodes.InvalidOptions, "restRequest needs the request's url"));
+    const bytes = body == null ? new Uint8Array() : body instanceof Uint8Array ? body : new Uint8Array(body);
+    return this.#enqueue("rest", undefined, [{ method, url, contentType, body: bytes }], signal);
+  }
+
   /** Download what `features` will need now (tags file, face or OCR models) rather than on first use. */
   prepare(features, options = {}) {
     const { signal, ...request } = options;

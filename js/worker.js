@@ -45,6 +45,8 @@ self.onmessage = async ({ data }) => {
       throw new SightlineError("WorkerFailed", `"${op}" before the model was loaded`);
     } else if (op === "analyze") {
       value = await engine.analyze(args[0], args[1], signal);
+    } else if (op === "rest") {
+      value = await engine.rest(args[0], signal);
     } else if (op === "prepare") {
       value = await engine.prepare(args[0], args[1], signal);
     } else if (op === "embedImage" || op === "classify") {

@@ -24,6 +24,7 @@ mod onnx;
 mod patch_embedding;
 mod quantized_matmul;
 pub mod remote;
+pub mod rest;
 pub mod resample;
 pub mod scoring;
 pub mod siglip;

@@ -22,6 +22,7 @@ use crate::error::SightlineError;
 use crate::features::Part;
 use crate::remote::fetch::FetchHttpClient;
 use crate::remote::{FaceServiceConfig, ReadServiceConfig};
+use crate::rest::{self, Call, Target};
 use crate::siglip::SiglipModel as CoreModel;
 use crate::tags::TagIndex;
 
@@ -313,6 +314,94 @@ impl WasmAnalyzer {
             let client = FetchHttpClient::new(signal);
             let result = pending.finish(&client).await.map_err(js_error)?;
             to_js(&result)
+        })
+    }
+}
+
+/// A request to Azure's REST API (`imageanalysis:analyze`, `retrieval:vectorizeImage`,
+/// `retrieval:vectorizeText`), parsed by the core's `rest` module: the npm package answers the
+/// Azure JS client's requests in-process with it (`sightline/azure`).
+///
+/// ```js
+/// let call = RestCall.parse("POST", url, "application/octet-stream", bytes);
+/// if (call.refused) return call.refused;            // {status, headers, body}: 404, 415, …
+/// if (call.imageUrl) call = await call.fetchImage(signal);
+/// // load what call.features (or, for vectorize, SigLIP) needs, then:
+/// return await analyzer.answer(call, signal);      // {status, headers, body}
+/// ```
+#[wasm_bindgen]
+pub struct RestCall {
+    call: Result<Call, rest::Response>,
+}
+
+/// `{status, headers: {name: value}, body: string}`.
+fn response_to_js(response: &rest::Response) -> Result<JsValue, JsValue> {
+    let headers = js_sys::Object::new();
+    for (name, value) in &response.headers {
+        Reflect::set(&headers, &name.into(), &value.into())?;
+    }
+    let object = js_sys::Object::new();
+    Reflect::set(&object, &"status".into(), &response.status.into())?;
+    Reflect::set(&object, &"headers".into(), &headers)?;
+    Reflect::set(&object, &"body".into(), &String::from_utf8_lossy(&response.body).into_owned().into())?;
+    Ok(object.into())
+}
+
+#[wasm_bindgen]
+impl RestCall {
+    /// Route and read a request: `url` is a whole URL or a path with its query.
+    pub fn parse(method: &str, url: &str, content_type: Option<String>, body: Vec<u8>) -> RestCall {
+        RestCall { call: Target::route(method, url).and_then(|target| target.call(content_type.as_deref(), body)) }
+    }
+
+    /// The answer when the request was refused before running (`{status, headers, body}`), else null.
+    #[wasm_bindgen(getter)]
+    pub fn refused(&self) -> Result<JsValue, JsValue> {
+        match &self.call {
+            Err(response) => response_to_js(response),
+            Ok(_) => Ok(JsValue::NULL),
+        }
+    }
+
+    /// The image URL to download first (a `{"url"}` body), else undefined.
+    #[wasm_bindgen(getter, js_name = imageUrl)]
+    pub fn image_url(&self) -> Option<String> {
+        self.call.as_ref().ok().and_then(|c| c.image_url()).map(String::from)
+    }
+
+    /// The features an analysis asks for (what to load before `answer`); undefined for vectorize.
+    #[wasm_bindgen(getter)]
+    pub fn features(&self) -> Option<Vec<String>> {
+        self.call.as_ref().ok().and_then(|c| c.analyze_options()).map(|o| o.features.clone())
+    }
+
+    /// Download the image a `{"url"}` body names (with `fetch`), consuming this call; resolves
+    /// to the call with the image's bytes (or refused, as Azure refuses an unusable URL).
+    #[wasm_bindgen(js_name = fetchImage)]
+    pub fn fetch_image(self, signal: Option<web_sys::AbortSignal>) -> js_sys::Promise {
+        wasm_bindgen_futures::future_to_promise(async move {
+            let call = match self.call {
+                Ok(call) => call.fetch_image(&FetchHttpClient::new(signal)).await,
+                refused => refused,
+            };
+            Ok(RestCall { call }.into())
+        })
+    }
+}
+
+#[wasm_bindgen(js_class = Analyzer)]
+impl WasmAnalyzer {
+    /// Answer a parsed REST call as Azure would: resolves to `{status, headers, body}` (errors
+    /// are answers too: 400 with Azure's error body for a bad image, and so on). `signal` cancels
+    /// the calls to Azure services.
+    pub fn answer(&self, call: &RestCall, signal: Option<web_sys::AbortSignal>) -> js_sys::Promise {
+        let answer = match &call.call {
+            Ok(call) => rest::start(&self.core, call),
+            Err(response) => rest::Answer::Done(response.clone()),
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let response = answer.finish(&FetchHttpClient::new(signal)).await;
+            response_to_js(&response)
         })
     }
 }

@@ -9,7 +9,7 @@ use sightline::azure::ErrorResponse;
 use sightline::{analyze, AnalyzeOptions, ModelFiles, SiglipModel, TagIndex};
 
 mod common;
-use common::{model_dir, read, repo, shared, sightline, stdout_json};
+use common::{assert_valid, azure_schema, model_dir, read, repo, shared, sightline, stdout_json};
 
 /// The tiny model with its quantised (`quantized = true`) or fp32 vision tower.
 fn load(quantized: bool) -> SiglipModel {
@@ -32,20 +32,6 @@ fn small_vocabulary() -> Vec<u8> {
         .map(|t| json!({ "name": t, "source": "test" }))
         .collect();
     serde_json::to_vec(&json!({ "version": 1, "language": "en", "tags": tags })).unwrap()
-}
-
-/// A validator for one definition of the Azure schema.
-fn azure_schema(definition: &str) -> jsonschema::Validator {
-    let mut schema: Value =
-        serde_json::from_slice(&read(repo().join("tests/azure/image-analysis-2023-10-01.schema.json"))).unwrap();
-    schema["allOf"] = json!([{ "$ref": format!("#/definitions/{definition}") }]);
-    jsonschema::validator_for(&schema).expect("the schema compiles")
-}
-
-fn assert_valid(definition: &str, instance: &Value) {
-    let validator = azure_schema(definition);
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "{definition} violations: {errors:#?}\n{instance:#}");
 }
 
 fn options(features: &[&str]) -> AnalyzeOptions {

@@ -243,7 +243,8 @@ fn a_wrong_key_is_unauthorized_not_retried_and_local_results_stay() {
     let result = analyze_remote(&["read", "color"], &phototest(), &read_config("ok", "unauthorized", WRONG_KEY, "2024-11-30")).unwrap();
     assert_eq!(feature_error(&result), ("RemoteUnauthorized".into(), Some((401, "401".into()))));
     assert!(result.color.is_some(), "the local feature's result is kept");
-    assert!(result.read_result.is_none());
+    // Present and empty, as Azure's clients expect of a requested feature (`result.read.blocks`).
+    assert_eq!(result.read_result.as_ref().map(|r| r.blocks.len()), Some(0));
     assert_eq!(requests("ok", "unauthorized").len(), 1, "401 is not retried");
     let message = &result.feature_errors.unwrap()[0].error.message;
     assert!(message.contains("Access denied") && !message.contains(WRONG_KEY), "{message}");
@@ -366,6 +367,8 @@ fn face_errors_keep_the_local_results() {
     let image = read(shared().join("images/faces/obama.jpg"));
     let result = analyze_remote(&["people", "color"], &image, &face_config("malformed", "face", false, &[])).unwrap();
     assert!(result.color.is_some());
+    assert_eq!(result.people_result.as_ref().map(|p| p.values.len()), Some(0), "present and empty");
+    assert_eq!(result.faces.as_ref().map(Vec::len), Some(0));
     let errors = result.feature_errors.unwrap();
     assert_eq!((errors[0].feature.as_str(), errors[0].error.innererror.code.as_str()), ("people", "RemoteMalformedResponse"));
     let result = analyze_remote(&["people"], &image, &face_config("throttle-twice", "face", false, &[])).unwrap();

@@ -242,13 +242,15 @@ function showResult(id, result, model) {
   const tags = $(".tags", element);
   tags.replaceChildren(...(result.tagsResult?.values ?? []).map((t) => bar(t.name, t.confidence)));
   drawBoxes(card, result);
+  // A remote feature that failed: its error, beside the results that did arrive. Its own result
+  // is present and empty (as Azure's clients expect), which must not read as "nothing found".
+  const failures = result.featureErrors ?? [];
+  const readFailed = failures.some((f) => f.feature === "read");
   const lines = result.readResult?.blocks?.flatMap((b) => b.lines) ?? [];
   const readList = $(".read-lines", element);
-  readList.hidden = !result.readResult;
+  readList.hidden = !result.readResult || readFailed;
   readList.replaceChildren(...lines.map((line) => Object.assign(document.createElement("li"), { textContent: line.text })));
   if (result.readResult && !lines.length) readList.replaceChildren(Object.assign(document.createElement("li"), { textContent: "No text found." }));
-  // A remote feature that failed: its error, beside the results that did arrive.
-  const failures = result.featureErrors ?? [];
   const errorList = $(".feature-errors", element);
   errorList.hidden = !failures.length;
   errorList.replaceChildren(

@@ -24,15 +24,32 @@ impl Default for NativeHttpClient {
 
 impl NativeHttpClient {
     pub fn new() -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        Self::with_agent(Self::config().build().into())
+    }
+
+    /// A client that connects only to public internet addresses: a name that resolves to a
+    /// loopback, private, link-local or otherwise internal address is refused before any
+    /// connection (the check is on the addresses the connection uses, so a DNS name pointing
+    /// inside, or a redirect there, is refused as well). For fetching URLs a remote caller
+    /// names (`sightline serve`'s `{"url"}` bodies), which must not reach the server's own network.
+    /// No proxy: the addresses checked are the ones connected to.
+    pub fn public_addresses_only() -> Self {
+        let config = Self::config().proxy(None).build();
+        let agent = ureq::Agent::with_parts(config, ureq::unversioned::transport::DefaultConnector::new(), PublicAddressesOnly::default());
+        Self::with_agent(agent)
+    }
+
+    fn config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+        ureq::Agent::config_builder()
             // Error statuses are answers to interpret (Azure's error body), not transport failures.
             .http_status_as_error(false)
             // Never follow a redirect: ureq strips only Authorization and Cookie on the way, so the
             // key header would reach whatever host the Location names. A 3xx comes back as it is.
             .max_redirects(0)
             .user_agent(concat!("sightline/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+    }
+
+    fn with_agent(agent: ureq::Agent) -> Self {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
         NativeHttpClient { agent, started: Instant::now(), random_state: Cell::new(seed | 1), canceled: Arc::new(AtomicBool::new(false)) }
     }
@@ -74,6 +91,71 @@ impl NativeHttpClient {
             .collect();
         let body = response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec().map_err(transport_error)?;
         Ok(HttpResponse { status, headers, body })
+    }
+}
+
+/// A resolver that refuses names with any address that is not on the public internet.
+#[derive(Debug, Default)]
+struct PublicAddressesOnly {
+    resolver: ureq::unversioned::resolver::DefaultResolver,
+}
+
+impl ureq::unversioned::resolver::Resolver for PublicAddressesOnly {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let addresses = self.resolver.resolve(uri, config, timeout)?;
+        // Every address, not just the first: a name with one public and one internal address
+        // would let the connection pick the internal one.
+        if let Some(internal) = addresses.iter().find(|a| !is_public(a.ip())) {
+            let host = uri.host().unwrap_or("");
+            return Err(ureq::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{host} is at {}, a loopback, private or link-local address, which is not fetched for a remote caller (a server started with --allow-private-urls fetches it)", internal.ip()),
+            )));
+        }
+        Ok(addresses)
+    }
+}
+
+/// Whether an address is on the public internet: not loopback, private (RFC 1918, shared
+/// CGNAT space, IPv6 unique local), link-local, unspecified, multicast, broadcast or reserved, in
+/// IPv4 or IPv6 form (an IPv4-mapped IPv6 address is judged as its IPv4 address).
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking
+                || a >= 240) // reserved
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+                || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+                || (first == 0x64 && v6.segments()[1] == 0xff9b)) // NAT64 can reach internal IPv4
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The second half of `Analyzer::analyze_with_services`: after the local analysis
 //! (`Analyzer::start`), the features configured to run on Azure, merged into one result. A remote
-//! feature that fails leaves its error in `featureErrors` and every local result in place; only a
-//! cancellation fails the whole call.
+//! feature that fails leaves its error in `featureErrors`, its result present and empty, and every
+//! local result in place; only a cancellation fails the whole call.
 //!
 //! It is split from the local half so the browser can run the synchronous local part on the
 //! analyzer it borrows and hand an owned, `'static` future to JavaScript.
@@ -15,7 +15,7 @@ use super::document_intelligence::read_text;
 use super::face::detect_faces;
 use super::http::HttpClient;
 use crate::analyze::Feature;
-use crate::azure::{FeatureError, ImageAnalysisResult};
+use crate::azure::{FeatureError, ImageAnalysisResult, PeopleResult, ReadResult};
 use crate::decode::decode_image;
 use crate::error::{Result, SightlineError};
 
@@ -64,7 +64,19 @@ impl PendingAnalysis {
             match outcome {
                 Ok(()) => {}
                 Err(canceled @ SightlineError::RemoteCanceled { .. }) => return Err(canceled),
-                Err(error) => errors.push(FeatureError::new(feature.name(), &error)),
+                Err(error) => {
+                    // The feature's result is still there, empty, as Azure's clients expect of
+                    // a feature they asked for: `result.read.blocks` must not crash user code.
+                    match feature {
+                        Feature::Read => result.read_result = Some(ReadResult::from_lines(Vec::new(), "azure")),
+                        Feature::People => {
+                            result.people_result = Some(PeopleResult { values: Vec::new() });
+                            result.faces = Some(Vec::new());
+                        }
+                        _ => {}
+                    }
+                    errors.push(FeatureError::new(feature.name(), &error));
+                }
             }
         }
         if !errors.is_empty() {

@@ -38,3 +38,18 @@ pub fn stdout_json(out: &Output) -> Value {
         panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), stderr(out))
     })
 }
+
+/// A validator for one definition of Azure's Image Analysis 2023-10-01 schema (written from
+/// Microsoft's REST specification: tests/azure).
+pub fn azure_schema(definition: &str) -> jsonschema::Validator {
+    let mut schema: Value =
+        serde_json::from_slice(&read(repo().join("tests/azure/image-analysis-2023-10-01.schema.json"))).unwrap();
+    schema["allOf"] = serde_json::json!([{ "$ref": format!("#/definitions/{definition}") }]);
+    jsonschema::validator_for(&schema).expect("the schema compiles")
+}
+
+pub fn assert_valid(definition: &str, instance: &Value) {
+    let validator = azure_schema(definition);
+    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{definition} violations: {errors:#?}\n{instance:#}");
+}

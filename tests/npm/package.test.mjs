@@ -28,8 +28,8 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 test("the tarball holds the runtime files and nothing else", () => {
   const expected = [
-    "README.md", "element.d.ts", "element.js", "engine.js", "errors.js", "index.d.ts", "index.js", "input.js",
-    "manifest.js", "model-loader.js", "package.json", "pkg/sightline.js", "pkg/sightline_bg.wasm",
+    "README.md", "azure.d.ts", "azure.js", "element.d.ts", "element.js", "engine.js", "errors.js", "index.d.ts",
+    "index.js", "input.js", "manifest.js", "model-loader.js", "package.json", "pkg/sightline.js", "pkg/sightline_bg.wasm",
     "pkg/sightline_relaxed_simd.js", "pkg/sightline_relaxed_simd_bg.wasm", "pkg/sightline_threads.js",
     "pkg/sightline_threads_bg.wasm", "pkg/sightline_threads_workers.js", "wasm-builds.js", "worker.js",
   ];
@@ -54,6 +54,17 @@ test("package.json: ES module, types, version from Cargo.toml, every export pres
   const targets = Object.values(pkg.exports).flatMap((e) => (typeof e === "string" ? [e] : Object.values(e)));
   for (const target of targets) assert.ok(files.includes(target.replace(/^\.\//, "")), `export target ${target} is packed`);
   for (const f of pkg.files) assert.ok(files.includes(f), `"files" entry ${f} is packed`);
+  // sightline/azure uses the app's own @azure/core-rest-pipeline (the one its Azure client has):
+  // an optional peer, so apps without the SDK install nothing for it, and no other module loads it.
+  assert.deepEqual(pkg.exports["./azure"], { types: "./azure.d.ts", default: "./azure.js" });
+  assert.match(pkg.peerDependencies["@azure/core-rest-pipeline"], /^\^1\./);
+  assert.deepEqual(pkg.peerDependenciesMeta, { "@azure/core-rest-pipeline": { optional: true } });
+  assert.equal(pkg.dependencies, undefined, "the package has no dependencies");
+  const modules = files.filter((f) => f.endsWith(".js") && f !== "azure.js");
+  const unpacked = join(work, "modules");
+  mkdirSync(unpacked);
+  execFileSync("tar", ["-xzf", tarball, "--strip-components=1", "-C", unpacked, ...modules.map((f) => `package/${f}`)]);
+  for (const f of modules) assert.doesNotMatch(readFileSync(join(unpacked, f), "utf8"), /["']@azure\//, `${f} imports no @azure package`);
 });
 
 // example.ts is an app's code; result-shapes.ts is the core's own output (examples/result_shapes.rs,

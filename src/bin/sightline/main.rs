@@ -1,4 +1,5 @@
-//! `sightline`: the native command-line shell over the core (embed, classify, tokenize).
+//! `sightline`: the native command-line shell over the core (embed, classify, analyze, tokenize,
+//! and `serve`, Azure's REST API over HTTP: serve.rs).
 //!
 //! Per-file failures print one line naming the file and the reason, the run goes on, and the exit
 //! code is 1 if any file failed. Usage and model errors exit with 2.
@@ -15,6 +16,8 @@ use sightline::azure::ErrorResponse;
 use sightline::read::OcrEngine;
 use sightline::remote::native::NativeHttpClient;
 use sightline::remote::{FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy};
+mod serve;
+
 use sightline::{read_image_file, AnalyzeOptions, Analyzer, PeopleDetector, LoadOptions, Part, SiglipModel, SightlineError, TagIndex};
 
 /// `println!` that ends the run quietly when stdout is closed (`sightline … | head`), as Unix
@@ -81,17 +84,6 @@ enum Command {
         language: String,
         #[arg(long = "model-version", default_value = "latest")]
         model_version: String,
-        /// Tags file built for this model (default: MODEL/tags-en.sltags).
-        #[arg(long, value_name = "FILE")]
-        tags: Option<PathBuf>,
-        /// The people detector (YuNet), for people and face-aware smart crops
-        /// (default: yunet/face_detection_yunet_2026may.onnx beside the model folder).
-        #[arg(long = "people-model", alias = "face-model", value_name = "FILE")]
-        people_model: Option<PathBuf>,
-        /// The read models' folder (PP-OCRv5), for local read (default: ppocr-v5 beside the model
-        /// folder, filled by `scripts/fetch-models ppocr-v5`).
-        #[arg(long = "read-model", alias = "ocr-model", value_name = "DIR")]
-        read_model: Option<PathBuf>,
         /// Smallest tag confidence reported (0..1).
         #[arg(long = "tag-threshold")]
         tag_threshold: Option<f32>,
@@ -99,13 +91,35 @@ enum Command {
         max_tags: Option<usize>,
         #[command(flatten)]
         remote: RemoteArgs,
-        /// Model folder (default: models/siglip-base-patch16-224, the manifest's default). Not
-        /// needed when only people, read or color are asked for and none is installed.
-        #[arg(long, value_name = "DIR")]
-        model: Option<PathBuf>,
+        #[command(flatten)]
+        parts: PartArgs,
         /// Print JSON on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Answer Azure AI Vision's REST API over HTTP (Image Analysis 4.0 `imageanalysis:analyze`,
+    /// `retrieval:vectorizeImage` and `vectorizeText`): point Azure's SDKs at this endpoint.
+    Serve {
+        /// Address to listen on (port 0: any free port, printed on start).
+        #[arg(long, default_value = "127.0.0.1:5000", value_name = "ADDRESS:PORT")]
+        listen: String,
+        /// Require this key in `Ocp-Apim-Subscription-Key`, as Azure does [default: $SIGHTLINE_SERVE_KEY; none: no check].
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// Let `{"url": ...}` bodies name loopback, private and link-local addresses (refused by
+        /// default: a caller must not reach this machine's own network through the server).
+        #[arg(long = "allow-private-urls")]
+        allow_private_urls: bool,
+        /// Analyses at once [default: the number of cores].
+        #[arg(long, value_name = "N")]
+        workers: Option<usize>,
+        /// Requests that may wait for a worker; more get 429 with Retry-After [default: 4 per worker].
+        #[arg(long, value_name = "N")]
+        queue: Option<usize>,
+        #[command(flatten)]
+        parts: PartArgs,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Precompute the tag vocabulary's text embeddings for a model (run once per model).
     BuildTags {
@@ -209,6 +223,39 @@ impl RemoteArgs {
     }
 }
 
+/// Where `analyze` and `serve` find each part of an analysis (the feature table's parts).
+#[derive(Args)]
+struct PartArgs {
+    /// Model folder (default: models/siglip-base-patch16-224, the manifest's default). Not
+    /// needed when only people, read or color are asked for and none is installed.
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Tags file built for this model (default: MODEL/tags-en.sltags).
+    #[arg(long, value_name = "FILE")]
+    tags: Option<PathBuf>,
+    /// The people detector (YuNet), for people and face-aware smart crops
+    /// (default: yunet/face_detection_yunet_2026may.onnx beside the model folder).
+    #[arg(long = "people-model", alias = "face-model", value_name = "FILE")]
+    people_model: Option<PathBuf>,
+    /// The read models' folder (PP-OCRv5), for local read (default: ppocr-v5 beside the model
+    /// folder, filled by `scripts/fetch-models ppocr-v5`).
+    #[arg(long = "read-model", alias = "ocr-model", value_name = "DIR")]
+    read_model: Option<PathBuf>,
+}
+
+impl PartArgs {
+    /// The SigLIP model folder and the other parts' paths, defaults filled in.
+    fn paths(self) -> (PathBuf, AnalyzePaths) {
+        let model_dir = self.model.unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR));
+        let paths = AnalyzePaths {
+            tags: self.tags.unwrap_or_else(|| model_dir.join(TAGS_FILE)),
+            people_model: self.people_model.unwrap_or_else(|| sibling(&model_dir, "yunet").join(FACE_MODEL_FILE)),
+            read_model: self.read_model.unwrap_or_else(|| sibling(&model_dir, "ppocr-v5")),
+        };
+        (model_dir, paths)
+    }
+}
+
 #[derive(Args)]
 struct Common {
     /// Model folder holding sightline.json and the files it names (see scripts/fetch-models).
@@ -280,13 +327,10 @@ fn run(command: Command, models: Models) -> Result<bool, String> {
             labels,
             language,
             model_version,
-            tags,
-            people_model,
-            read_model,
             tag_threshold,
             max_tags,
             remote,
-            model,
+            parts,
             json,
         } => {
             let options = AnalyzeOptions {
@@ -303,17 +347,25 @@ fn run(command: Command, models: Models) -> Result<bool, String> {
                 ..Default::default()
             };
             let services = remote.config().map_err(|e| format!("{e} [{}]", e.code()))?;
-            let model_dir = model.unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR));
-            let paths = AnalyzePaths {
-                tags: tags.unwrap_or_else(|| model_dir.join(TAGS_FILE)),
-                people_model: people_model.unwrap_or_else(|| sibling(&model_dir, "yunet").join(FACE_MODEL_FILE)),
-                read_model: read_model.unwrap_or_else(|| sibling(&model_dir, "ppocr-v5")),
-            };
+            let (model_dir, paths) = parts.paths();
             // SigLIP loads only when the request needs it (the feature table): reading text, finding
             // people or colours never waits for it.
             let needs_siglip = options.parts(services.available()).required.contains(&Part::Siglip);
             let model_dir = needs_siglip.then_some(model_dir.as_path());
             analyze_image(models, model_dir, &paths, &image, &options, services, json)
+        }
+        Command::Serve { listen, key, allow_private_urls, workers, queue, parts, remote } => {
+            let services = remote.config().map_err(|e| format!("{e} [{}]", e.code()))?;
+            let (model_dir, paths) = parts.paths();
+            let analyzer = serving_analyzer(models, &model_dir, &paths, services)?;
+            let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1);
+            let key = key.or_else(|| std::env::var(SERVE_KEY_ENV).ok()).filter(|k| !k.trim().is_empty());
+            if key.is_none() && !listen.starts_with("127.") && !listen.starts_with("localhost") && !listen.starts_with("[::1]") {
+                eprintln!("sightline: warning: no --key: anyone who can reach {listen} can use this server");
+            }
+            let queue = queue.unwrap_or(workers * 4);
+            serve::serve(serve::ServeConfig { analyzer, listen, key, allow_private_urls, workers, queue })?;
+            Ok(true)
         }
         Command::BuildTags { vocabulary, output, model } => {
             let output = output.unwrap_or_else(|| model.join(TAGS_FILE));
@@ -576,6 +628,36 @@ fn analyze_image(
             Ok(false)
         }
     }
+}
+
+/// The key `serve` takes from the environment when --key is absent (out of process lists).
+const SERVE_KEY_ENV: &str = "SIGHTLINE_SERVE_KEY";
+
+/// Everything `serve` can answer with, loaded once before it listens: SigLIP with its text side
+/// (for vectorizeText) is required; the tags file, people detector and read models load when
+/// their files are there, and each one missing is said once (requests that need it get 400).
+fn serving_analyzer(models: Models, model_dir: &Path, paths: &AnalyzePaths, services: RemoteConfig) -> Result<Analyzer, String> {
+    let mut analyzer = Analyzer::new().with_services(services);
+    analyzer.set_siglip(models.load(model_dir, true)?);
+    let missing = |what: &str, path: &Path, hint: &str| eprintln!("sightline: {what}: not loaded ({} not found; {hint})", path.display());
+    match std::fs::read(&paths.tags) {
+        Ok(bytes) => {
+            analyzer.load_tags(&bytes).map_err(|e| format!("{}: {e}", paths.tags.display()))?;
+        }
+        Err(_) => missing("tags", &paths.tags, "build it with `sightline build-tags`"),
+    }
+    match std::fs::read(&paths.people_model) {
+        Ok(bytes) => analyzer.set_people(PeopleDetector::load(&bytes).map_err(|e| format!("{}: {e}", paths.people_model.display()))?),
+        Err(_) => missing("people", &paths.people_model, "pass --people-model FILE or run `scripts/fetch-models yunet`"),
+    }
+    if paths.read_model.is_dir() {
+        analyzer.set_read(OcrEngine::load_dir(&paths.read_model).map_err(|e| format!("{}: {e}", paths.read_model.display()))?);
+    } else {
+        missing("read", &paths.read_model, "pass --read-model DIR or run `scripts/fetch-models ppocr-v5`");
+    }
+    let loaded: Vec<&str> = analyzer.loaded().iter().map(|p| p.name()).collect();
+    eprintln!("sightline: loaded {}", loaded.join(", "));
+    Ok(analyzer)
 }
 
 fn print_analysis(result: &sightline::ImageAnalysisResult) {
