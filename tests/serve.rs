@@ -17,6 +17,19 @@ use common::{assert_valid, model_dir, read, repo, shared, sightline, stdout_json
 const KEY: &str = "test-key-0123456789";
 const ANALYZE: &str = "/computervision/imageanalysis:analyze?api-version=2023-10-01";
 
+/// The tiny model's tags file, built once per test run into a temp folder (a fresh clone has
+/// none beside the model).
+fn tags_file() -> &'static str {
+    static TAGS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAGS.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("sightline-serve-tags-{}.sltags", std::process::id()));
+        let path = path.display().to_string();
+        let out = sightline(&["build-tags", "--model", &model_dir().display().to_string(), "--output", &path]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        path
+    })
+}
+
 /// A running `sightline serve` with the tiny model, the people detector and the read models.
 struct Server {
     child: Child,
@@ -34,6 +47,8 @@ impl Server {
             repo().join("models/yunet/face_detection_yunet_2026may.onnx").display().to_string(),
             "--read-model".into(),
             repo().join("models/ppocr-v5").display().to_string(),
+            "--tags".into(),
+            tags_file().to_string(),
             "--listen".into(),
             "127.0.0.1:0".into(),
         ];
@@ -125,6 +140,8 @@ fn analyze_over_http_is_the_clis_analysis_in_azures_schema() {
         "0.9,1.33",
         "--model",
         &model_dir().display().to_string(),
+        "--tags",
+        tags_file(),
         "--json",
     ]);
     assert_eq!(json, stdout_json(&cli), "the server answers what `sightline analyze` prints");
