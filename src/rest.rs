@@ -38,7 +38,7 @@ pub struct Response {
 }
 
 impl Response {
-    fn json(status: u16, value: &impl Serialize) -> Response {
+    pub fn json(status: u16, value: &impl Serialize) -> Response {
         let body = serde_json::to_vec(value).expect("results serialise");
         Response { status, headers: vec![("content-type".into(), "application/json; charset=utf-8".into())], body }
     }
@@ -47,22 +47,18 @@ impl Response {
     /// and the outer code again in `x-ms-error-code`.
     pub fn error(status: u16, code: &str, inner: &str, message: impl Into<String>) -> Response {
         let message = message.into();
-        let body = ErrorResponse {
-            error: ErrorBody {
-                code: code.to_string(),
-                message: message.clone(),
-                innererror: InnerError { code: inner.to_string(), message },
-            },
-        };
-        let mut response = Response::json(status, &body);
-        response.headers.push(("x-ms-error-code".into(), code.to_string()));
-        response
+        let error = ErrorBody { code: code.to_string(), message: message.clone(), innererror: InnerError { code: inner.to_string(), message } };
+        Response::error_body(status, ErrorResponse { error })
     }
 
-    /// A request Sightline refused or failed on, with the status Azure gives that condition.
+    /// A request Sightline refused or failed on: the body every surface gives the error, with
+    /// the status Azure gives that condition.
     pub fn from_error(error: &SightlineError) -> Response {
-        let body = ErrorResponse::from(error);
-        let mut response = Response::json(status_of(error), &body);
+        Response::error_body(status_of(error), ErrorResponse::from(error))
+    }
+
+    fn error_body(status: u16, body: ErrorResponse) -> Response {
+        let mut response = Response::json(status, &body);
         response.headers.push(("x-ms-error-code".into(), body.error.code));
         response
     }

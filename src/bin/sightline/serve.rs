@@ -90,7 +90,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
         average_ms: AtomicU64::new(1000),
     });
     let router = Router::new()
-        .route("/health/live", get(|| async { json(StatusCode::OK, r#"{"status":"live"}"#.into()) }))
+        .route("/health/live", get(|| async { to_http(Response::json(200, &serde_json::json!({ "status": "live" }))) }))
         .route("/health/ready", get(ready))
         .fallback(handle)
         .with_state(server.clone());
@@ -118,8 +118,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
         async move {
             stop_signal().await;
             server.ready.store(false, Ordering::SeqCst);
-            let busy = server.capacity - server.admitted.available_permits();
-            eprintln!("sightline: stopping: finishing {busy} request(s) in flight");
+            eprintln!("sightline: stopping: finishing {} request(s) in flight", server.in_flight());
         }
     };
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(|e| format!("the server failed: {e}"))?;
@@ -151,17 +150,9 @@ async fn stop_signal() {
 
 /// Ready while not stopping: the parts loaded before the socket opened.
 async fn ready(State(server): State<Arc<Server>>) -> axum::response::Response {
-    let busy = server.capacity - server.admitted.available_permits();
-    let body = format!(r#"{{"status":"{}","workers":{},"inFlight":{busy}}}"#, if server.ready.load(Ordering::SeqCst) { "ready" } else { "stopping" }, server.workers);
-    let status = if server.ready.load(Ordering::SeqCst) { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    json(status, body)
-}
-
-fn json(status: StatusCode, body: String) -> axum::response::Response {
-    let mut response = axum::response::Response::new(Body::from(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    let ready = server.ready.load(Ordering::SeqCst);
+    let body = serde_json::json!({ "status": if ready { "ready" } else { "stopping" }, "workers": server.workers, "inFlight": server.in_flight() });
+    to_http(Response::json(if ready { 200 } else { 503 }, &body))
 }
 
 async fn handle(State(server): State<Arc<Server>>, request: Request) -> axum::response::Response {
@@ -251,10 +242,15 @@ impl Server {
         Ok((target, admitted))
     }
 
+    /// Requests admitted: being answered or waiting for a worker.
+    fn in_flight(&self) -> usize {
+        self.capacity - self.admitted.available_permits()
+    }
+
     /// Seconds until a slot is likely free: the requests ahead, shared by the workers, at the
     /// recent time per request; between 1 and 60.
     fn retry_after(&self) -> u64 {
-        let ahead = (self.capacity - self.admitted.available_permits()) as u64;
+        let ahead = self.in_flight() as u64;
         let ms = self.average_ms.load(Ordering::Relaxed) * ahead / self.workers.max(1) as u64;
         ms.div_ceil(1000).clamp(1, 60)
     }
