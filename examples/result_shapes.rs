@@ -10,9 +10,10 @@
 use std::collections::BTreeMap;
 
 use sightline::azure::{
-    CropRegion, DetectedPerson, DetectedTag, DetectedTextBlock, DetectedTextLine, DetectedTextWord, ErrorBody, ErrorResponse,
+    CaptionResult, CropRegion, DenseCaption, DenseCaptionsResult, DetectedObject, DetectedPerson, DetectedTag, DetectedTextBlock, DetectedTextLine, DetectedTextWord, ErrorBody, ErrorResponse,
     FaceInfo, FaceLandmarks, FaceRectangle, FeatureError, ImageAnalysisResult, ImageBoundingBox, ImageMetadata, ImagePoint,
-    InnerError, PeopleResult, Point, ReadResult, ServiceErrorDetail, SmartCropsResult, TagsResult,
+    InnerError, ModelSource, ObjectTag, ObjectsResult, PeopleResult, Point, ReadResult, ServiceErrorDetail, SmartCropsResult,
+    TagsResult,
 };
 use sightline::color::ColorInfo;
 use sightline::v32::{AdultInfo, Category, ImageType};
@@ -22,6 +23,7 @@ fn every_field() -> ImageAnalysisResult {
     let polygon = vec![ImagePoint { x: 1, y: 2 }, ImagePoint { x: 9, y: 2 }, ImagePoint { x: 9, y: 8 }, ImagePoint { x: 1, y: 8 }];
     let boxed = ImageBoundingBox { x: 1, y: 2, w: 3, h: 4 };
     let tag = DetectedTag { name: "cat".into(), confidence: 0.5 };
+    let source = ModelSource { backend: "azure-openai".into(), model: "gpt-4o-2024-08-06".into() };
     let error = ErrorBody {
         code: "InvalidRequest".into(),
         message: "the call failed".into(),
@@ -31,6 +33,15 @@ fn every_field() -> ImageAnalysisResult {
         model_version: "siglip+sightline-0.1.0".into(),
         warning: Some("synthetic".into()),
         metadata: ImageMetadata { width: 640, height: 480 },
+        caption_result: Some(CaptionResult { text: "a cat".into(), confidence: Some(0.8), source: Some(source.clone()) }),
+        dense_captions_result: Some(DenseCaptionsResult {
+            values: vec![DenseCaption { text: "a cat".into(), confidence: Some(0.8), bounding_box: boxed }],
+            source: Some(source.clone()),
+        }),
+        objects_result: Some(ObjectsResult {
+            values: vec![DetectedObject { bounding_box: boxed, tags: vec![ObjectTag { name: "cat".into(), confidence: Some(0.9) }] }],
+            source: Some(source),
+        }),
         tags_result: Some(TagsResult { values: vec![tag.clone()] }),
         smart_crops_result: Some(SmartCropsResult { values: vec![CropRegion { aspect_ratio: 1.5, bounding_box: boxed }] }),
         people_result: Some(PeopleResult { values: vec![DetectedPerson { bounding_box: boxed, confidence: 0.9 }] }),
@@ -86,6 +97,15 @@ fn no_optional_field() -> ImageAnalysisResult {
         model_version: "sightline-0.1.0".into(),
         warning: None,
         metadata: ImageMetadata { width: 640, height: 480 },
+        caption_result: Some(CaptionResult { text: "a cat".into(), confidence: None, source: None }),
+        dense_captions_result: Some(DenseCaptionsResult {
+            values: vec![DenseCaption { text: "a cat".into(), confidence: None, bounding_box: ImageBoundingBox { x: 0, y: 0, w: 1, h: 1 } }],
+            source: None,
+        }),
+        objects_result: Some(ObjectsResult {
+            values: vec![DetectedObject { bounding_box: ImageBoundingBox { x: 0, y: 0, w: 1, h: 1 }, tags: vec![ObjectTag { name: "cat".into(), confidence: None }] }],
+            source: None,
+        }),
         tags_result: None,
         smart_crops_result: None,
         people_result: None,

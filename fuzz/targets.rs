@@ -10,7 +10,8 @@ use std::rc::Rc;
 use sightline::azure::ImageMetadata;
 use sightline::remote::document_intelligence::read_text;
 use sightline::remote::face::detect_faces;
-use sightline::remote::{FaceServiceConfig, ReadServiceConfig, RetryPolicy};
+use sightline::remote::caption::{describe, CaptionRequest};
+use sightline::remote::{CaptionServiceConfig, FaceServiceConfig, ReadServiceConfig, RetryPolicy};
 use sightline::tags::Vocabulary;
 use sightline::{decode_image, jpeg, ModelDescriptor, SiglipModel, TagIndex, TextTokenizer};
 
@@ -19,7 +20,8 @@ mod scripted_http;
 use scripted_http::{answer, ScriptedHttp};
 
 /// Every target, by the name its corpus and regression folders use.
-pub const TARGETS: [&str; 7] = ["decode_image", "jpeg", "remote_responses", "descriptor", "tags_file", "tokenizer", "vocabulary"];
+pub const TARGETS: [&str; 8] =
+    ["decode_image", "jpeg", "remote_responses", "caption_replies", "descriptor", "tags_file", "tokenizer", "vocabulary"];
 
 /// Any image format `decode_image` takes: a result within Azure's limits, or a typed error. A
 /// panic of the fallback JPEG decoder, which `decode_image` catches natively, counts as a crash:
@@ -85,6 +87,57 @@ pub fn remote_responses_target(data: &[u8]) {
     if let Err(error) = outcome {
         assert!(error.is_remote() || error.code() == "InvalidRequest", "{error:?}");
         assert!(!error.to_string().contains("fuzz-key-0123456789"), "the key in an error: {error}");
+    }
+}
+
+/// An 80×60 PNG: what `caption_replies_target` describes (sent at that size, so the reply's boxes
+/// are scaled ×8 to the 640×480 the analysis says the image is).
+const SMALL_PNG: [u8; 144] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 80, 0, 0, 0, 60,
+    8, 2, 0, 0, 0, 126, 69, 170, 219, 0, 0, 0, 87, 73, 68, 65, 84, 120, 218, 237, 207, 129, 16, 0,
+    0, 8, 4, 176, 135, 136, 36, 166, 252, 25, 50, 72, 160, 221, 77, 96, 153, 174, 87, 34, 44, 44, 44, 44,
+    44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44,
+    44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44,
+    44, 44, 124, 89, 169, 188, 116, 53, 236, 140, 207, 251, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+/// A vision-language model's answers, as a hostile server would send them: the first byte picks
+/// the status of the first answer (a 400 may make the client ask again, and the same body answers
+/// that), the API shape and the features asked for; the rest is the body.
+pub fn caption_replies_target(data: &[u8]) {
+    let Some((&selector, body)) = data.split_first() else { return };
+    let status = [200, 400, 404, 429][usize::from(selector & 3)];
+    let answers = vec![answer(status, &[("retry-after-ms", "1")], body), answer(200, &[], body), answer(200, &[], body)];
+    let api = if selector & 0x80 != 0 { "azure-openai" } else { "openai-compatible" };
+    let config = CaptionServiceConfig::new("https://fuzz.example", "fuzz-key-0123456789", "gpt-4o", Some(api), None, false).unwrap();
+    let request = CaptionRequest {
+        caption: selector & 0x04 == 0,
+        dense_captions: selector & 0x08 == 0,
+        objects: selector & 0x10 == 0,
+        gender_neutral: selector & 0x20 != 0,
+    };
+    let size = ImageMetadata { width: 640, height: 480 };
+    let policy = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
+    let http = ScriptedHttp::new(answers);
+    match pollster::block_on(describe(&http, &config, &policy, &SMALL_PNG, size, request)) {
+        Ok(described) => {
+            let inside = |b: &sightline::azure::ImageBoundingBox| b.w > 0 && b.h > 0 && b.x + b.w <= 640 && b.y + b.h <= 480;
+            let sure = |c: Option<f32>| c.is_none_or(|c| (0.0..=1.0).contains(&c));
+            if let Some(caption) = &described.caption {
+                assert!(!caption.text.trim().is_empty() && sure(caption.confidence));
+            }
+            for dense in described.dense_captions.iter().flat_map(|d| &d.values) {
+                assert!(inside(&dense.bounding_box) && sure(dense.confidence), "{dense:?}");
+            }
+            assert!(described.dense_captions.as_ref().is_none_or(|d| d.values.len() <= 10));
+            for object in described.objects.iter().flat_map(|o| &o.values) {
+                assert!(inside(&object.bounding_box) && object.tags.iter().all(|t| sure(t.confidence)), "{object:?}");
+            }
+        }
+        Err(error) => {
+            assert!(error.is_remote(), "{error:?}");
+            assert!(!error.to_string().contains("fuzz-key-0123456789"), "the key in an error: {error}");
+        }
     }
 }
 

@@ -23,7 +23,7 @@ const GLUE = {
 let wasmReady = null;
 /** The instantiated module's exports (Analyzer, featureTable, ...), once `wasmReady` resolves. */
 let wasm = null;
-/** The core's feature table: {features, parts, optionsNeedingSiglip, unavailable}. */
+/** The core's feature table: {features, parts, optionsNeedingSiglip}. */
 let table = null;
 /** Which module runs: {build, int8Kernel, threads}, set once it is instantiated. */
 let runtime = null;
@@ -90,9 +90,9 @@ export class Engine {
 
   /**
    * {model, runtime, services, parts, featureTable}: the SigLIP model loaded ({name, description,
-   * synthetic, embeddingDim, hasText, descriptor, tagCount, url, files, notes}) or null, which Azure
-   * services are configured ({read, face}; never their keys), the parts loaded by name, and the
-   * core's feature table.
+   * synthetic, embeddingDim, hasText, descriptor, tagCount, url, files, notes}) or null, which remote
+   * services are configured ({read, face, caption}; never their keys), the parts loaded by name, and
+   * the core's feature table.
    */
   get info() {
     const analyzer = this.#analyzer;
@@ -110,7 +110,7 @@ export class Engine {
       files: source.report ?? [],
       notes: [...(source.notes ?? [])],
     };
-    return { model: model || null, runtime, services: analyzer?.remoteServices ?? { read: false, face: false }, parts: analyzer?.loaded ?? [], featureTable: table };
+    return { model: model || null, runtime, services: analyzer?.remoteServices ?? { read: false, face: false, caption: null }, parts: analyzer?.loaded ?? [], featureTable: table };
   }
 
   /** The WebAssembly memory in bytes: its peak so far (it never shrinks). */
@@ -125,18 +125,20 @@ export class Engine {
   }
 
   /**
-   * Use these Azure services (index.js `serviceOptions` checked their shape), or none for null:
-   * endpoints and keys go to the core and stay in its memory. All or nothing: when one is refused
-   * none is in use. Returns `info`.
+   * Use these remote services (index.js `serviceOptions` checked their shape), or none for null:
+   * Document Intelligence for read, the Face API for people, a vision-language model for caption,
+   * denseCaptions and objects. Endpoints and keys go to the core and stay in its memory. All or
+   * nothing: when one is refused none is in use. Returns `info`.
    */
   configureServices(services) {
     const analyzer = this.#analyzer;
     analyzer.clearServices();
     try {
       if (services?.timeoutSeconds !== undefined) analyzer.setRemoteTimeout(services.timeoutSeconds);
-      const { read, face } = services ?? {};
+      const { read, face, caption } = services ?? {};
       if (read) analyzer.setReadService(read.endpoint, read.key, read.apiVersion, read.allowHttp);
       if (face) analyzer.setFaceService(face.endpoint, face.key, face.landmarks, face.attributes, face.allowHttp);
+      if (caption) analyzer.setCaptionService(caption.endpoint, caption.key, caption.model, caption.api, caption.apiVersion, caption.allowHttp);
     } catch (error) {
       analyzer.clearServices();
       throw SightlineError.from(error);

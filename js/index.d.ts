@@ -95,7 +95,10 @@ export interface CreateAnalyzerOptions {
    * model loads now. Anything else loads on first need.
    */
   features?: VisualFeature[];
-  /** Azure services for `read` and `people` (see `Analyzer.setServices`). */
+  /**
+   * Remote services: Azure's for `read` and `people`, a vision-language model for `caption`,
+   * `denseCaptions` and `objects` (see `Analyzer.setServices`).
+   */
   services?: ServicesOptions | null;
   /** Cancels the load (downloads stop; the worker is terminated). */
   signal?: AbortSignal;
@@ -113,11 +116,45 @@ export interface ServiceEndpoint {
   allowHttp?: boolean;
 }
 
+/** The API a vision-language model endpoint speaks. */
+export type CaptionApi = "azure-openai" | "openai-compatible";
+
+/**
+ * A vision-language model for `caption`, `denseCaptions` and `objects`: one chat completions call
+ * with the image answers all three.
+ */
+export interface CaptionServiceOptions {
+  /**
+   * Azure OpenAI (`https://NAME.openai.azure.com`), any OpenAI-compatible server
+   * (`https://api.openai.com`, a local llama.cpp server or Ollama at `http://localhost:11434`), or a
+   * path on the page's origin (a proxy you run).
+   */
+  endpoint: string | URL;
+  /**
+   * Sent only in `api-key` (Azure OpenAI) or `Authorization: Bearer` (OpenAI-compatible), never
+   * after a redirect. Required for Azure OpenAI; may be left out for a server that takes none.
+   */
+  key?: string;
+  /** The Azure OpenAI deployment's name, or the model's name as the server knows it (e.g. "gpt-4o"). */
+  model: string;
+  /**
+   * "auto" (the default): Azure OpenAI for hosts under openai.azure.com,
+   * cognitiveservices.azure.com and services.ai.azure.com, else OpenAI-compatible.
+   */
+  api?: "auto" | CaptionApi;
+  /** Azure OpenAI's `api-version` (default "2024-10-21"). */
+  apiVersion?: string;
+  /** Allow plain http beyond loopback hosts and the page's own origin (a proxy you run). */
+  allowHttp?: boolean;
+}
+
 export interface ServicesOptions {
   /** Document Intelligence Read for `read`. */
   read?: (ServiceEndpoint & { apiVersion?: "2024-11-30" | "2023-07-31" }) | null;
   /** The Face API for `people`, with its landmarks and these attributes when asked. */
   face?: (ServiceEndpoint & { landmarks?: boolean; attributes?: ("headPose" | "mask" | "blur" | "qualityForRecognition")[] }) | null;
+  /** A vision-language model for `caption`, `denseCaptions` and `objects` (nothing on the device answers them). */
+  caption?: CaptionServiceOptions | null;
   /** Give up on a remote feature after this many seconds, retries and polling included (default 120). */
   timeoutSeconds?: number;
 }
@@ -132,20 +169,22 @@ export interface FeatureTable {
     needs: PartName[];
     /** Parts used when loaded (smart crops keep faces whole). */
     helpedBy: PartName[];
-    /** The Azure service that can answer it instead, and the option choosing it. */
-    service: { name: string; backendOption: "readBackend" | "peopleBackend"; needs: string } | null;
+    /** The service that can answer it (instead of the device, or alone), and the option choosing it. */
+    service: { name: string; backendOption: "readBackend" | "peopleBackend" | "captionBackend" | "objectsBackend"; needs: string } | null;
+    /** Whether the device can answer it; caption, denseCaptions and objects need their service. */
+    local: boolean;
   }[];
   parts: { name: PartName; what: string; kind: string; roles: string[]; optionalRoles: string[] }[];
   /** Analyze options beside `features` that load SigLIP. */
   optionsNeedingSiglip: string[];
-  /** Azure features Sightline does not answer, with why. */
-  unavailable: { name: string; reason: string }[];
 }
 
-/** Which Azure services are configured (never their keys). */
+/** Which remote services are configured (never their keys). */
 export interface ServicesInUse {
   read: boolean;
   face: boolean;
+  /** The vision-language model's API, or null when none is configured. */
+  caption: CaptionApi | null;
 }
 
 /**
@@ -190,6 +229,12 @@ export type VisualFeature =
   | "objects";
 
 export type Backend = "auto" | "local" | "azure";
+/**
+ * The API a vision-language feature must go through: "auto" (the configured model, whichever API
+ * it speaks; the default), or one of them (a configured endpoint speaking the other is refused with
+ * code "InvalidParameter").
+ */
+export type CaptionBackend = "auto" | CaptionApi;
 
 /**
  * Options of `analyze`: Azure's request options plus Sightline's additions. Everything but
@@ -211,6 +256,12 @@ export interface AnalyzeOptions {
   includeEmbedding?: boolean;
   readBackend?: Backend;
   peopleBackend?: Backend;
+  /** The API `caption` and `denseCaptions` must use. */
+  captionBackend?: CaptionBackend;
+  /** The API `objects` must use. */
+  objectsBackend?: CaptionBackend;
+  /** Azure's `gender-neutral-caption`: "person", "people", "child" rather than "man", "woman", "boy", "girl". */
+  genderNeutralCaption?: boolean;
   /**
    * Rejects the call with the signal's reason; a queued call never runs, and a running one's calls
    * to the Azure services are canceled (the analyzer goes on with the next call at once).
@@ -276,6 +327,46 @@ export interface ReadResult {
   content?: string;
   backend?: "local" | "azure";
 }
+/** Sightline's addition to vision-language results: the API called and the model the server said answered. */
+export interface ModelSource {
+  backend: CaptionApi;
+  model: string;
+}
+/**
+ * `captionResult`: one sentence about the whole image. `confidence` (0..1) is the model's own, the
+ * geometric mean of its tokens' probabilities; absent when the server gave no token log-probabilities
+ * (the result's `warning` then says so).
+ */
+export interface CaptionResult {
+  text: string;
+  confidence?: number;
+  source?: ModelSource;
+}
+export interface DenseCaption {
+  text: string;
+  /** As in CaptionResult. */
+  confidence?: number;
+  boundingBox: ImageBoundingBox;
+}
+/** `denseCaptionsResult`: the first value describes the whole image (its box is the image); at most 10. */
+export interface DenseCaptionsResult {
+  values: DenseCaption[];
+  source?: ModelSource;
+}
+export interface ObjectTag {
+  name: string;
+  /** As in CaptionResult. */
+  confidence?: number;
+}
+export interface DetectedObject {
+  boundingBox: ImageBoundingBox;
+  tags: ObjectTag[];
+}
+/** `objectsResult`: present (and empty) when the model call failed, as Azure's clients expect. */
+export interface ObjectsResult {
+  values: DetectedObject[];
+  source?: ModelSource;
+}
 /** Azure's error body (`Azure.Core.Foundations.ErrorResponse.error`). */
 export interface AzureErrorBody {
   code: string;
@@ -286,9 +377,15 @@ export interface AzureErrorBody {
 /** Azure Image Analysis 4.0 `ImageAnalysisResult`, with Sightline's additions and 3.2 extras. */
 export interface ImageAnalysisResult {
   modelVersion: string;
-  /** Present when results mean nothing (a synthetic test model). */
+  /**
+   * Present when results mean nothing (a synthetic test model), or when the vision-language model
+   * gave no token log-probabilities (so its results have no confidence); several are joined by "; ".
+   */
   warning?: string;
   metadata: ImageMetadata;
+  captionResult?: CaptionResult;
+  denseCaptionsResult?: DenseCaptionsResult;
+  objectsResult?: ObjectsResult;
   tagsResult?: { values: DetectedTag[] };
   smartCropsResult?: { values: CropRegion[] };
   peopleResult?: { values: DetectedPerson[] };
@@ -315,7 +412,14 @@ export interface ImageAnalysisResult {
     goreScore: number;
   };
   categories?: { name: string; score: number }[];
-  /** Features that failed (a remote service), each with its error; the other results stand. */
+  /**
+   * Features that failed (a remote service), each with its error; the other results stand.
+   * `error.innererror.code` is Sightline's: RemoteUnauthorized, RemoteThrottled, RemoteTimeout,
+   * RemoteNetwork, RemoteServiceError, RemoteMalformedResponse, …, and for the vision-language model
+   * also RemoteModelNotFound (no such deployment or model), RemoteContentFiltered and
+   * RemoteInvalidModelOutput (a reply that is not the JSON asked for, cut short, or a refusal). One
+   * model call answers caption, denseCaptions and objects: when it fails, each requested one is listed.
+   */
   featureErrors?: {
     feature: string;
     error: AzureErrorBody;
@@ -404,7 +508,7 @@ export declare class Analyzer {
   readonly model: ModelInfo | null;
   /** Which WebAssembly module runs it. */
   readonly runtime: RuntimeInfo;
-  /** Which Azure services are in use. */
+  /** Which remote services are in use. */
   readonly services: ServicesInUse;
   /** The parts loaded so far. */
   readonly parts: PartName[];
@@ -412,8 +516,10 @@ export declare class Analyzer {
   readonly featureTable: FeatureTable;
   /**
    * Answer `read` and `people` through Azure from now on (as `readBackend` / `peopleBackend`
-   * choose; "auto": the service when configured); null forgets them. Rejects, leaving no service
-   * in use, when an endpoint or key is refused (code "RemoteInvalidEndpoint" or "InvalidArgument").
+   * choose; "auto": the service when configured), and `caption`, `denseCaptions` and `objects`
+   * through a vision-language model; null forgets them all. Rejects, leaving no service in use,
+   * when an endpoint or key is refused (code "RemoteInvalidEndpoint" or "InvalidArgument"), or with
+   * "InvalidOptions" for options of the wrong shape.
    */
   setServices(services: ServicesOptions | null, options?: CallOptions): Promise<ServicesInUse>;
   readonly disposed: boolean;

@@ -53,25 +53,33 @@ function resolveModelSource(options = {}) {
   throw new SightlineError(ErrorCodes.InvalidOptions, "model must be a model name, a manifest URL, {manifest, name}, {folder} or {descriptor, vision, text, tokenizer, tags, …}");
 }
 
+/** The vision-language model APIs `services.caption.api` takes ("auto": by the endpoint's host). */
+const CAPTION_APIS = ["auto", "azure-openai", "openai-compatible"];
+
 /**
- * The Azure services option checked and made absolute: `{read?: {endpoint, key, apiVersion?,
- * allowHttp?}, face?: {endpoint, key, landmarks?, attributes?, allowHttp?}, timeoutSeconds?}`, or
- * null for none. An endpoint may be a path on the page's origin (a proxy, e.g. "/azure-read"); plain
- * http is allowed there and to loopback hosts, elsewhere only with `allowHttp` (the core checks).
+ * The remote services option checked and made absolute: `{read?: {endpoint, key, apiVersion?,
+ * allowHttp?}, face?: {endpoint, key, landmarks?, attributes?, allowHttp?}, caption?: {endpoint,
+ * key?, model, api?, apiVersion?, allowHttp?}, timeoutSeconds?}`, or null for none. An endpoint
+ * may be a path on the page's origin (a proxy, e.g. "/azure-read"); plain http is allowed there and
+ * to loopback hosts, elsewhere only with `allowHttp` (the core checks).
  */
 function serviceOptions(services) {
   if (services === null || services === undefined) return null;
   const invalid = (message) => new SightlineError(ErrorCodes.InvalidOptions, `services: ${message}`);
-  if (typeof services !== "object") throw invalid("must be {read?, face?, timeoutSeconds?} or null");
-  const unknown = Object.keys(services).filter((k) => !["read", "face", "timeoutSeconds"].includes(k));
-  if (unknown.length) throw invalid(`unknown option ${unknown.map((k) => JSON.stringify(k)).join(", ")} (the services are read and face)`);
+  if (typeof services !== "object") throw invalid("must be {read?, face?, caption?, timeoutSeconds?} or null");
+  const unknown = Object.keys(services).filter((k) => !["read", "face", "caption", "timeoutSeconds"].includes(k));
+  if (unknown.length) throw invalid(`unknown option ${unknown.map((k) => JSON.stringify(k)).join(", ")} (the services are read, face and caption)`);
   const { timeoutSeconds } = services;
   if (timeoutSeconds !== undefined && typeof timeoutSeconds !== "number") throw invalid("timeoutSeconds must be a number of seconds");
-  const service = (name, extra) => {
+  /** `services[name]` checked: its endpoint made absolute, its key a string, only `options` besides. */
+  const service = (name, { options, keyOptional = false }, extra) => {
     const given = services[name];
     if (given === null || given === undefined) return undefined;
     if (typeof given !== "object") throw invalid(`${name} must be {endpoint, key, …}`);
-    const { endpoint, key, allowHttp = false } = given;
+    const known = ["endpoint", "key", "allowHttp", ...options];
+    const extraKeys = Object.keys(given).filter((k) => !known.includes(k));
+    if (extraKeys.length) throw invalid(`${name}: unknown option ${extraKeys.map((k) => JSON.stringify(k)).join(", ")} (it takes ${known.join(", ")})`);
+    const { endpoint, key = keyOptional ? "" : undefined, allowHttp = false } = given;
     if (!(typeof endpoint === "string" || endpoint instanceof URL)) throw invalid(`${name}.endpoint must be a URL`);
     if (typeof key !== "string") throw invalid(`${name}.key must be a string`);
     // Only a path is resolved against the page: "x.cognitiveservices.azure.com" without its scheme
@@ -81,15 +89,27 @@ function serviceOptions(services) {
     const sameOrigin = typeof location !== "undefined" && URL.canParse?.(url) && new URL(url).origin === location.origin;
     return { endpoint: url, key, allowHttp: Boolean(allowHttp) || sameOrigin, ...extra(given) };
   };
+  const version = (apiVersion) => (apiVersion === undefined || apiVersion === null || apiVersion === "" ? undefined : String(apiVersion));
   return {
     timeoutSeconds,
-    read: service("read", ({ apiVersion }) => ({ apiVersion: apiVersion === undefined ? undefined : String(apiVersion) })),
-    face: service("face", ({ landmarks = false, attributes = [] }) => {
+    read: service("read", { options: ["apiVersion"] }, ({ apiVersion }) => ({ apiVersion: version(apiVersion) })),
+    face: service("face", { options: ["landmarks", "attributes"] }, ({ landmarks = false, attributes = [] }) => {
       if (!Array.isArray(attributes) || !attributes.every((a) => typeof a === "string")) throw invalid("face.attributes must be an array of names");
       return { landmarks: Boolean(landmarks), attributes };
     }),
+    // A vision-language model for caption, denseCaptions and objects: Azure OpenAI (the key is
+    // required there; the core says so) or an OpenAI-compatible server, which may take no key.
+    caption: service("caption", { options: ["model", "api", "apiVersion"], keyOptional: true }, ({ model, api = "auto", apiVersion }) => {
+      // A blank name is the core's to refuse (with what to give), which leaves no service in use.
+      if (typeof model !== "string") throw invalid("caption.model must be the Azure OpenAI deployment's name or the model's name (e.g. \"gpt-4o\")");
+      if (!CAPTION_APIS.includes(api)) throw invalid(`caption.api must be ${CAPTION_APIS.map((a) => JSON.stringify(a)).join(", ")}; got ${JSON.stringify(api)}`);
+      return { model: model.trim(), api, apiVersion: version(apiVersion) };
+    }),
   };
 }
+
+/** What `services` says when none is in use. */
+const NO_SERVICES = Object.freeze({ read: false, face: false, caption: null });
 
 /** Talks to the engine in the package's own worker. */
 class WorkerTransport {
@@ -225,7 +245,10 @@ export class Analyzer {
     return this.#state.info.runtime;
   }
 
-  /** Which Azure services are in use: {read, face} (never their keys). */
+  /**
+   * Which remote services are in use (never their keys): `{read, face}` booleans, and `caption`, the
+   * vision-language model's API ("azure-openai" or "openai-compatible"), or null.
+   */
   get services() {
     return this.#state.info.services;
   }
@@ -237,8 +260,8 @@ export class Analyzer {
 
   /**
    * The core's feature table (src/features.rs): each Azure feature with the parts it needs and is
-   * helped by and the Azure service that can answer it, each part's manifest kind and file roles,
-   * and the feature names Sightline does not answer, with why.
+   * helped by, the service that can answer it and whether the device can (`local`: caption,
+   * denseCaptions and objects need their service), and each part's manifest kind and file roles.
    */
   get featureTable() {
     return this.#state.info.featureTable;
@@ -247,8 +270,10 @@ export class Analyzer {
   /**
    * Answer `read` (Document Intelligence) and `people` (Face API) through Azure from now on, as
    * each call's `readBackend` / `peopleBackend` choose (default "auto": the service when it is
-   * configured); null forgets them. Resolves to `services` once applied; rejects, with no service in
-   * use, when an endpoint or key is refused.
+   * configured), and `caption`, `denseCaptions` and `objects` through a vision-language model
+   * (Azure OpenAI or an OpenAI-compatible server; without one they are refused); null forgets them
+   * all. Resolves to `services` once applied; rejects, with no service in use, when an endpoint or
+   * key is refused.
    */
   setServices(services, { signal } = {}) {
     let options;
@@ -264,7 +289,7 @@ export class Analyzer {
       },
       (error) => {
         // The engine forgot every service when one was refused.
-        this.#state.info = { ...this.#state.info, services: { read: false, face: false } };
+        this.#state.info = { ...this.#state.info, services: { ...NO_SERVICES } };
         throw error;
       },
     );

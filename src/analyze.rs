@@ -12,8 +12,9 @@ use crate::azure::{
 };
 use crate::people::{PeopleDetector, DEFAULT_SCORE_THRESHOLD};
 pub use crate::features::{Feature, Part, PartsNeeded};
-use crate::features::{Service, DOCUMENT_INTELLIGENCE, FACE_API, FEATURES, UNAVAILABLE};
+use crate::features::{Service, CAPTION_MODEL, DOCUMENT_INTELLIGENCE, FACE_API, FEATURES};
 use crate::read::{OcrEngine, OcrFiles};
+pub use crate::remote::CaptionApi;
 use crate::remote::{HttpClient, PendingAnalysis, RemoteConfig};
 use crate::color::analyze_color;
 use crate::v32::{self, PromptSet};
@@ -50,6 +51,43 @@ pub struct AnalyzeOptions {
     pub read_backend: Option<Backend>,
     /// Where `people` runs: `local` (YuNet), `azure` (Face API) or `auto`.
     pub people_backend: Option<Backend>,
+    /// The API `caption` and `denseCaptions` must go through: `azure-openai`, `openai-compatible`,
+    /// or `auto` (the configured vision-language model endpoint, whichever it is; the default).
+    pub caption_backend: Option<CaptionBackend>,
+    /// The same for `objects`.
+    pub objects_backend: Option<CaptionBackend>,
+    /// Azure's `gender-neutral-caption`: person/people/child rather than man/woman/boy/girl.
+    pub gender_neutral_caption: Option<bool>,
+}
+
+/// Which API shape a vision-language feature must use (see [`CaptionApi`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaptionBackend {
+    #[default]
+    Auto,
+    AzureOpenai,
+    OpenaiCompatible,
+}
+
+impl CaptionBackend {
+    pub fn parse(name: &str) -> Option<CaptionBackend> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(CaptionBackend::Auto),
+            "azure-openai" => Some(CaptionBackend::AzureOpenai),
+            "openai-compatible" => Some(CaptionBackend::OpenaiCompatible),
+            _ => None,
+        }
+    }
+
+    /// The API asked for; `None` for `auto`.
+    pub fn api(self) -> Option<CaptionApi> {
+        match self {
+            CaptionBackend::Auto => None,
+            CaptionBackend::AzureOpenai => Some(CaptionApi::AzureOpenai),
+            CaptionBackend::OpenaiCompatible => Some(CaptionApi::OpenaiCompatible),
+        }
+    }
 }
 
 /// Where a feature that exists both locally and as an Azure service runs.
@@ -69,14 +107,18 @@ pub struct RemoteServices {
     pub read: bool,
     /// Face API detect, for `people`.
     pub face: bool,
+    /// The vision-language model's API, for `caption`, `denseCaptions` and `objects`.
+    pub caption: Option<CaptionApi>,
 }
 
 impl RemoteServices {
     pub fn has(self, service: Service) -> bool {
         if service == DOCUMENT_INTELLIGENCE {
             self.read
+        } else if service == FACE_API {
+            self.face
         } else {
-            service == FACE_API && self.face
+            service.name == CAPTION_MODEL.name && self.caption.is_some()
         }
     }
 }
@@ -92,6 +134,7 @@ pub struct AnalyzeRequest {
     /// Requested features the caller answers through an Azure service; `analyze` skips them.
     pub remote: Vec<Feature>,
     pub include_embedding: bool,
+    pub gender_neutral_caption: bool,
 }
 
 impl AnalyzeRequest {
@@ -141,10 +184,28 @@ impl AnalyzeOptions {
         .unwrap_or_default()
     }
 
-    /// Whether `feature` goes to its Azure service: `azure`, or `auto` with the service configured.
-    /// `azure` without one is an error.
+    /// Whether `feature` goes to its service: `azure`, or `auto` with the service configured.
+    /// `azure` without one is an error. A feature only a service answers goes to it when it is
+    /// configured and speaks the API its backend option asks for.
     fn on_service(&self, feature: Feature, services: RemoteServices) -> Result<bool> {
         let Some(service) = feature.service() else { return Ok(false) };
+        if !feature.spec().local {
+            let backend = if feature == Feature::Objects { self.objects_backend } else { self.caption_backend };
+            return match (backend.unwrap_or_default().api(), services.caption) {
+                (None, configured) => Ok(configured.is_some()),
+                (Some(wanted), Some(api)) if wanted == api => Ok(true),
+                (Some(wanted), configured) => Err(SightlineError::request(
+                    "InvalidParameter",
+                    format!(
+                        "{} \"{}\" needs {} endpoint, {}",
+                        service.backend_option,
+                        wanted.name(),
+                        wanted.article_name(),
+                        configured.map_or("and none is configured".to_string(), |api| format!("but the configured one is {}", api.name()))
+                    ),
+                )),
+            };
+        }
         let configured = services.has(service);
         match self.backend(feature) {
             Backend::Local => Ok(false),
@@ -194,15 +255,10 @@ impl AnalyzeOptions {
                 Some(feature) => feature,
                 None => {
                     let other = name.trim();
-                    let reason = UNAVAILABLE
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(other))
-                        .map(|(_, why)| why.to_string())
-                        .unwrap_or_else(|| "it is not a visual feature".into());
                     return Err(SightlineError::request(
                         "NotSupportedVisualFeature",
                         format!(
-                            "the feature '{other}' is not supported: {reason}. Supported here: {}",
+                            "the feature '{other}' is not supported: it is not a visual feature. Supported here: {}",
                             FEATURES.map(|row| row.name).join(", ")
                         ),
                     ));
@@ -246,6 +302,16 @@ impl AnalyzeOptions {
                 remote.push(row.feature);
             }
         }
+        if let Some(unanswered) = features.iter().find(|f| !f.spec().local && !remote.contains(f)) {
+            return Err(SightlineError::request(
+                "NotSupportedVisualFeature",
+                format!(
+                    "the feature '{}' is written by a vision-language model, and none is configured: give {}",
+                    unanswered.name(),
+                    CAPTION_MODEL.needs
+                ),
+            ));
+        }
         Ok(AnalyzeRequest {
             remote,
             features,
@@ -254,6 +320,7 @@ impl AnalyzeOptions {
             tag_threshold,
             max_tags: self.max_tags.unwrap_or(DEFAULT_MAX_TAGS),
             include_embedding: self.include_embedding.unwrap_or(false),
+            gender_neutral_caption: self.gender_neutral_caption.unwrap_or(false),
         })
     }
 }
@@ -439,7 +506,7 @@ impl Analyzer {
     pub fn start(&self, image: &[u8], options: &AnalyzeOptions) -> Result<PendingAnalysis> {
         let request = options.validate_with(self.siglip.as_ref(), self.services.available())?;
         let result = self.parts().analyze_request(image, options, &request)?;
-        Ok(PendingAnalysis::new(result, request.remote, image, self.services.clone()))
+        Ok(PendingAnalysis::new(result, &request, image, self.services.clone()))
     }
 
     /// The whole call: local features on the device, `read` and `people` on Azure when configured.
@@ -560,6 +627,9 @@ impl Parts<'_> {
                 format!("{} is a synthetic test model with random weights: these results are meaningless", model.descriptor().name)
             }),
             metadata: ImageMetadata { width, height },
+            caption_result: None,
+            dense_captions_result: None,
+            objects_result: None,
             tags_result,
             smart_crops_result,
             people_result,
@@ -607,7 +677,7 @@ mod tests {
 
     #[test]
     fn a_feature_sent_to_its_service_needs_no_part_here() {
-        let both = RemoteServices { read: true, face: true };
+        let both = RemoteServices { read: true, face: true, caption: None };
         // Smart crops still keep faces whole with a local detector when one loads.
         assert_eq!(options(&["read", "people", "smartCrops"]).parts(both), parts(&[Siglip], &[People]));
         let local = AnalyzeOptions { read_backend: Some(Backend::Local), ..options(&["read", "people"]) };

@@ -15,6 +15,15 @@ pub struct ImageAnalysisResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
     pub metadata: ImageMetadata,
+    /// A sentence about the whole image (a vision-language model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption_result: Option<CaptionResult>,
+    /// The whole image's caption, then regions' (a vision-language model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dense_captions_result: Option<DenseCaptionsResult>,
+    /// Objects with their boxes (a vision-language model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects_result: Option<ObjectsResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags_result: Option<TagsResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,6 +88,7 @@ impl FeatureError {
             E::RemoteUnauthorized { status, code, message, .. } | E::RemoteServiceError { status, code, message, .. } => {
                 Some(ServiceErrorDetail { status: *status, code: code.clone(), message: message.clone() })
             }
+            E::RemoteModelNotFound { code, message, .. } => Some(ServiceErrorDetail { status: 404, code: code.clone(), message: message.clone() }),
             _ => None,
         };
         FeatureError { feature: feature.to_string(), error: ErrorResponse::from(error).error, service_error }
@@ -158,6 +168,68 @@ pub struct DetectedTag {
     pub name: String,
     /// In 0..=1: SigLIP's sigmoid probability that the tag describes the image.
     pub confidence: f32,
+}
+
+/// `captionResult`. `confidence` is the model's own: the geometric mean of the probabilities of
+/// the caption's tokens, from the server's token log-probabilities. A server that gives none
+/// leaves it out (and the result's `warning` says so): never a number that only looks measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaptionResult {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// Sightline addition: who wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ModelSource>,
+}
+
+/// Sightline addition on the vision-language results: the API shape called (`azure-openai` or
+/// `openai-compatible`) and the model the server said answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSource {
+    pub backend: String,
+    pub model: String,
+}
+
+/// `denseCaptionsResult`: the first value describes the whole image (its box is the image), as
+/// Azure's does; at most 10.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DenseCaptionsResult {
+    pub values: Vec<DenseCaption>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ModelSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DenseCaption {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    pub bounding_box: ImageBoundingBox,
+}
+
+/// `objectsResult`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectsResult {
+    pub values: Vec<DetectedObject>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ModelSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectedObject {
+    pub bounding_box: ImageBoundingBox,
+    pub tags: Vec<ObjectTag>,
+}
+
+/// An object's name; `confidence` as in [`CaptionResult`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectTag {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

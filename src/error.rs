@@ -87,7 +87,7 @@ pub enum SightlineError {
     #[error("model inference failed: {reason}")]
     InferenceFailed { reason: String },
 
-    // ---- remote Azure services (Document Intelligence Read, Face API) -------------------------
+    // ---- remote services (Document Intelligence Read, Face API, a vision-language model) ------
     // `service` names the service; `code` and `message` are what Azure itself answered.
     #[error("{service} refused the key (HTTP {status}, {code}: {message}); check the key and that it belongs to this endpoint's resource")]
     RemoteUnauthorized { service: &'static str, status: u16, code: String, message: String },
@@ -115,6 +115,16 @@ pub enum SightlineError {
 
     #[error("the {service} endpoint {endpoint:?} is not usable: {reason}")]
     RemoteInvalidEndpoint { service: &'static str, endpoint: String, reason: String },
+
+    // ---- the vision-language model (caption, denseCaptions, objects) ---------------------------
+    #[error("{service} has no deployment or model named '{model}' (HTTP 404, {code}: {message}); check the name (for Azure OpenAI the deployment's name, which may differ from the model's) and the endpoint")]
+    RemoteModelNotFound { service: &'static str, model: String, code: String, message: String },
+
+    #[error("{service}'s content filter stopped the {stage} ({message})")]
+    RemoteContentFiltered { service: &'static str, stage: &'static str, message: String },
+
+    #[error("{service} did not answer with the JSON asked for: {reason}")]
+    RemoteInvalidModelOutput { service: &'static str, reason: String },
 }
 
 impl SightlineError {
@@ -152,6 +162,9 @@ impl SightlineError {
             SightlineError::RemoteMalformedResponse { .. } => "RemoteMalformedResponse",
             SightlineError::RemoteCanceled { .. } => "RemoteCanceled",
             SightlineError::RemoteInvalidEndpoint { .. } => "RemoteInvalidEndpoint",
+            SightlineError::RemoteModelNotFound { .. } => "RemoteModelNotFound",
+            SightlineError::RemoteContentFiltered { .. } => "RemoteContentFiltered",
+            SightlineError::RemoteInvalidModelOutput { .. } => "RemoteInvalidModelOutput",
         }
     }
 
@@ -165,7 +178,9 @@ impl SightlineError {
             | SightlineError::RemoteNetwork { .. }
             | SightlineError::RemoteTimeout { .. }
             | SightlineError::RemoteOperationFailed { .. }
-            | SightlineError::RemoteMalformedResponse { .. } => "InternalServerError",
+            | SightlineError::RemoteMalformedResponse { .. }
+            | SightlineError::RemoteModelNotFound { .. }
+            | SightlineError::RemoteInvalidModelOutput { .. } => "InternalServerError",
             _ => "InvalidRequest",
         }
     }
@@ -222,6 +237,11 @@ impl SightlineError {
             }
             RemoteNetwork { service, reason } => RemoteNetwork { service, reason: clean(reason) },
             RemoteMalformedResponse { service, reason } => RemoteMalformedResponse { service, reason: clean(reason) },
+            RemoteModelNotFound { service, model, code, message } => {
+                RemoteModelNotFound { service, model, code: clean(code), message: clean(message) }
+            }
+            RemoteContentFiltered { service, stage, message } => RemoteContentFiltered { service, stage, message: clean(message) },
+            RemoteInvalidModelOutput { service, reason } => RemoteInvalidModelOutput { service, reason: clean(reason) },
             other => other,
         }
     }

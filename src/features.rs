@@ -19,6 +19,9 @@ pub enum Feature {
     Adult,
     Categories,
     Read,
+    Caption,
+    DenseCaptions,
+    Objects,
 }
 
 /// What can be loaded into an analyzer, each named by the Azure feature it serves where there is
@@ -48,6 +51,14 @@ pub struct Service {
 pub const DOCUMENT_INTELLIGENCE: Service =
     Service { name: "Document Intelligence", backend_option: "readBackend", needs: "a Document Intelligence endpoint and key" };
 pub const FACE_API: Service = Service { name: "Face API", backend_option: "peopleBackend", needs: "a Face API endpoint and key" };
+/// The vision-language model (Azure OpenAI or an OpenAI-compatible server) that writes captions
+/// and finds objects; the two options choose which API shape each group of features must use.
+pub const CAPTION_MODEL: Service = Service {
+    name: "vision-language model",
+    backend_option: "captionBackend",
+    needs: "a vision-language model endpoint (Azure OpenAI or OpenAI-compatible: --caption-endpoint, services.caption)",
+};
+pub const OBJECTS_MODEL: Service = Service { backend_option: "objectsBackend", ..CAPTION_MODEL };
 
 /// One row of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,29 +72,27 @@ pub struct FeatureSpec {
     pub needs: &'static [Part],
     /// Parts used when loaded, and skipped otherwise (smart crops keep faces whole).
     pub helped_by: &'static [Part],
-    /// The Azure service that can answer it instead.
+    /// The service that can answer it instead.
     pub service: Option<Service>,
+    /// Whether the device can answer it; the others need their service.
+    pub local: bool,
 }
 
 const ZERO_SHOT: &[Part] = &[Part::Siglip, Part::Tags];
 
 /// The table. Order is the order results and messages list features in.
-pub const FEATURES: [FeatureSpec; 8] = [
-    FeatureSpec { name: "tags", feature: Feature::Tags, needs: ZERO_SHOT, helped_by: &[], service: None },
-    FeatureSpec { name: "smartCrops", feature: Feature::SmartCrops, needs: &[Part::Siglip], helped_by: &[Part::People], service: None },
-    FeatureSpec { name: "people", feature: Feature::People, needs: &[Part::People], helped_by: &[], service: Some(FACE_API) },
-    FeatureSpec { name: "color", feature: Feature::Color, needs: &[], helped_by: &[], service: None },
-    FeatureSpec { name: "imageType", feature: Feature::ImageType, needs: ZERO_SHOT, helped_by: &[], service: None },
-    FeatureSpec { name: "adult", feature: Feature::Adult, needs: ZERO_SHOT, helped_by: &[], service: None },
-    FeatureSpec { name: "categories", feature: Feature::Categories, needs: ZERO_SHOT, helped_by: &[], service: None },
-    FeatureSpec { name: "read", feature: Feature::Read, needs: &[Part::Read], helped_by: &[], service: Some(DOCUMENT_INTELLIGENCE) },
-];
-
-/// Azure's feature names that exist in the service but are not available here, with why.
-pub const UNAVAILABLE: &[(&str, &str)] = &[
-    ("caption", "captions need a generative model; Sightline runs SigLIP, which does not write text"),
-    ("denseCaptions", "captions need a generative model; Sightline runs SigLIP, which does not write text"),
-    ("objects", "object detection is not available yet; use tags, or labels for zero-shot checks"),
+pub const FEATURES: [FeatureSpec; 11] = [
+    FeatureSpec { name: "tags", feature: Feature::Tags, needs: ZERO_SHOT, helped_by: &[], service: None, local: true },
+    FeatureSpec { name: "smartCrops", feature: Feature::SmartCrops, needs: &[Part::Siglip], helped_by: &[Part::People], service: None, local: true },
+    FeatureSpec { name: "people", feature: Feature::People, needs: &[Part::People], helped_by: &[], service: Some(FACE_API), local: true },
+    FeatureSpec { name: "color", feature: Feature::Color, needs: &[], helped_by: &[], service: None, local: true },
+    FeatureSpec { name: "imageType", feature: Feature::ImageType, needs: ZERO_SHOT, helped_by: &[], service: None, local: true },
+    FeatureSpec { name: "adult", feature: Feature::Adult, needs: ZERO_SHOT, helped_by: &[], service: None, local: true },
+    FeatureSpec { name: "categories", feature: Feature::Categories, needs: ZERO_SHOT, helped_by: &[], service: None, local: true },
+    FeatureSpec { name: "read", feature: Feature::Read, needs: &[Part::Read], helped_by: &[], service: Some(DOCUMENT_INTELLIGENCE), local: true },
+    FeatureSpec { name: "caption", feature: Feature::Caption, needs: &[], helped_by: &[], service: Some(CAPTION_MODEL), local: false },
+    FeatureSpec { name: "denseCaptions", feature: Feature::DenseCaptions, needs: &[], helped_by: &[], service: Some(CAPTION_MODEL), local: false },
+    FeatureSpec { name: "objects", feature: Feature::Objects, needs: &[], helped_by: &[], service: Some(OBJECTS_MODEL), local: false },
 ];
 
 /// Request options beside `features` that need a part: labels are scored with SigLIP's text tower,
@@ -226,13 +235,6 @@ pub struct FeatureTable {
     pub features: &'static [FeatureSpec],
     pub parts: &'static [PartSpec],
     pub options_needing_siglip: &'static [&'static str],
-    pub unavailable: Vec<Unavailable>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Unavailable {
-    pub name: &'static str,
-    pub reason: &'static str,
 }
 
 pub fn feature_table() -> FeatureTable {
@@ -240,7 +242,6 @@ pub fn feature_table() -> FeatureTable {
         features: &FEATURES,
         parts: &PARTS,
         options_needing_siglip: &OPTIONS_NEEDING_SIGLIP,
-        unavailable: UNAVAILABLE.iter().map(|&(name, reason)| Unavailable { name, reason }).collect(),
     }
 }
 

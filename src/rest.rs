@@ -279,12 +279,12 @@ impl Target {
             ),
             None => None,
         };
-        if let Some(value) = self.param("gender-neutral-caption") {
-            // Captions are not answered here (the feature is refused by name); the flag is checked.
-            if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
-                return Err(invalid_parameter(format!("gender-neutral-caption '{value}' must be true or false")));
-            }
-        }
+        let gender_neutral_caption = match self.param("gender-neutral-caption") {
+            Some(value) if value.eq_ignore_ascii_case("true") => Some(true),
+            Some(value) if value.eq_ignore_ascii_case("false") => Some(false),
+            Some(value) => return Err(invalid_parameter(format!("gender-neutral-caption '{value}' must be true or false"))),
+            None => None,
+        };
         // A dated model version (what Azure's clients pin) runs the model this server has; the
         // result's modelVersion says which.
         let model_version = self.param("model-version").map(|v| if is_date(v) { "latest".to_string() } else { v.to_string() });
@@ -293,6 +293,7 @@ impl Target {
             language: self.param("language").map(String::from),
             smartcrops_aspect_ratios: ratios,
             model_version,
+            gender_neutral_caption,
             ..Default::default()
         })
     }

@@ -21,7 +21,7 @@ use crate::azure::ErrorResponse;
 use crate::error::SightlineError;
 use crate::features::Part;
 use crate::remote::fetch::FetchHttpClient;
-use crate::remote::{FaceServiceConfig, ReadServiceConfig};
+use crate::remote::{CaptionServiceConfig, FaceServiceConfig, ReadServiceConfig};
 use crate::rest::{self, Call, Target};
 use crate::siglip::SiglipModel as CoreModel;
 use crate::tags::TagIndex;
@@ -278,7 +278,29 @@ impl WasmAnalyzer {
         Ok(())
     }
 
-    /// Forget both services, their keys and the remote timeout (back to the default).
+    /// Use a vision-language model for `caption`, `denseCaptions` and `objects`: `endpoint`
+    /// (`https://NAME.openai.azure.com`, `https://api.openai.com`, a local server such as
+    /// `http://localhost:11434`), `key` (may be empty for a local OpenAI-compatible server),
+    /// `model` (the Azure OpenAI deployment's name, or the model's), `api` `"auto"` (by the
+    /// endpoint's host), `"azure-openai"` or `"openai-compatible"`, Azure OpenAI's `apiVersion`
+    /// (default `"2024-10-21"`). The key is sent only in `api-key` (Azure OpenAI) or
+    /// `Authorization: Bearer`. `allowHttp` as for `setReadService`.
+    #[wasm_bindgen(js_name = setCaptionService)]
+    pub fn set_caption_service(
+        &mut self,
+        endpoint: &str,
+        key: &str,
+        model: &str,
+        api: Option<String>,
+        api_version: Option<String>,
+        allow_http: Option<bool>,
+    ) -> Result<(), JsValue> {
+        let config = CaptionServiceConfig::new(endpoint, key, model, api.as_deref(), api_version.as_deref(), allow_http.unwrap_or(false));
+        self.core.services.caption = Some(config.map_err(js_error)?);
+        Ok(())
+    }
+
+    /// Forget every service, their keys and the remote timeout (back to the default).
     #[wasm_bindgen(js_name = clearServices)]
     pub fn clear_services(&mut self) {
         self.core.services = Default::default();
@@ -291,11 +313,12 @@ impl WasmAnalyzer {
         Ok(())
     }
 
-    /// Which services are configured: `{read, face}` booleans (never the keys).
+    /// Which services are configured (never the keys): `{read, face}` booleans, and `caption`,
+    /// the vision-language model's API (`"azure-openai"`, `"openai-compatible"`) or null.
     #[wasm_bindgen(getter, js_name = remoteServices)]
     pub fn remote_services(&self) -> Result<JsValue, JsValue> {
         let available = self.core.services.available();
-        to_js(&serde_json::json!({ "read": available.read, "face": available.face }))
+        to_js(&serde_json::json!({ "read": available.read, "face": available.face, "caption": available.caption }))
     }
 
     /// Azure Image Analysis 4.0: `options` is `{features, smartcropsAspectRatios, language,

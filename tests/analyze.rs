@@ -132,7 +132,8 @@ fn request_errors_use_azures_codes_and_validate() {
         assert_eq!(body["error"]["innererror"]["code"], *inner, "{body}");
     }
     let caption = analyze(&model, None, &image, &options(&["caption"])).unwrap_err();
-    assert!(caption.to_string().contains("generative"), "says why: {caption}");
+    assert_eq!(caption.code(), "NotSupportedVisualFeature");
+    assert!(caption.to_string().contains("vision-language model"), "says what to configure: {caption}");
     // Image problems keep their Azure codes inside the same envelope.
     let error = analyze(&model, None, b"not an image", &options(&["smartCrops"])).unwrap_err();
     assert_eq!(ErrorResponse::from(&error).error.innererror.code, "InvalidImageFormat");

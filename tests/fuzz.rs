@@ -170,6 +170,12 @@ fn fuzz_remote_responses() {
 }
 
 #[test]
+fn fuzz_caption_replies() {
+    let seeds = files_in(&repo().join("fuzz/seeds/caption"));
+    fuzz("caption_replies", seeds, targets::caption_replies_target);
+}
+
+#[test]
 fn fuzz_descriptor() {
     fuzz("descriptor", vec![read(model_dir().join("sightline.json"))], targets::descriptor_target);
 }

@@ -1,8 +1,9 @@
 //! The remote fallbacks against `tests/mock_azure/server.py`, which speaks Document Intelligence
-//! Read and Face detect v1.2 as Microsoft's published examples do: every scenario the issue
-//! names (slow operations, 429 with Retry-After, 500 then success, 401, a failed operation,
-//! malformed JSON, a hanging connection), through the library and through the CLI; and the retry
-//! policy itself on a virtual clock.
+//! Read, Face detect v1.2 and chat completions (Azure OpenAI and OpenAI's) as their published
+//! references do: every scenario the issues name (slow operations, 429 with Retry-After, 500 then
+//! success, 401, a failed operation, malformed JSON, a hanging connection, a missing deployment,
+//! the content filter, replies that are not the JSON asked for), through the library, the CLI and
+//! `sightline serve`; and the retry policy itself on a virtual clock.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::io::{BufRead, BufReader};
@@ -22,7 +23,7 @@ use sightline::remote::{FaceServiceConfig, ReadServiceConfig, RemoteConfig, Retr
 use sightline::{AnalyzeOptions, Analyzer, PeopleDetector, ModelFiles, SiglipModel, SightlineError};
 
 mod common;
-use common::{model_dir, read, repo, shared, sightline, stderr, stdout_json};
+use common::{assert_valid, model_dir, read, repo, shared, sightline, stderr, stdout_json};
 #[path = "support/scripted_http.rs"]
 mod scripted_http;
 use scripted_http::{answer, ScriptedHttp};
@@ -114,6 +115,7 @@ fn read_config(scenario: &str, test: &str, key: &str, version: &str) -> RemoteCo
     RemoteConfig {
         read: Some(ReadServiceConfig::new(&endpoint(scenario, test), key, Some(version), false).unwrap()),
         face: None,
+        caption: None,
         policy: quick_policy(),
     }
 }
@@ -311,6 +313,7 @@ fn an_unreachable_endpoint_is_a_network_error() {
     let config = RemoteConfig {
         read: Some(ReadServiceConfig::new(&format!("http://127.0.0.1:{port}"), KEY, None, false).unwrap()),
         face: None,
+        caption: None,
         policy: quick_policy(),
     };
     let result = analyze_remote(&["read"], &phototest(), &config).unwrap();
@@ -337,6 +340,7 @@ fn face_config(scenario: &str, test: &str, landmarks: bool, attributes: &[&str])
     RemoteConfig {
         read: None,
         face: Some(FaceServiceConfig::new(&endpoint(scenario, test), KEY, landmarks, &attributes, false).unwrap()),
+        caption: None,
         policy: quick_policy(),
     }
 }
@@ -629,4 +633,282 @@ fn cli_asks_the_face_api_for_landmarks_and_attributes() {
     assert!(json["faces"][0]["faceLandmarks"]["pupilLeft"].is_object());
     assert!(json["faces"][0]["faceAttributes"]["blur"].is_object());
     assert_eq!(requests("ok", "cli-face")[0]["query"]["returnFaceAttributes"], "headPose,blur");
+}
+
+// ---- caption, denseCaptions and objects through a vision-language model ----------------------------
+
+use sightline::remote::{CaptionApi, CaptionServiceConfig};
+
+fn caption_config(scenario: &str, test: &str, key: &str, model: &str, api: &str) -> RemoteConfig {
+    RemoteConfig {
+        caption: Some(CaptionServiceConfig::new(&endpoint(scenario, test), key, model, Some(api), None, false).unwrap()),
+        policy: quick_policy(),
+        ..Default::default()
+    }
+}
+
+/// A 3000×2000 photo-like image: larger than a model looks at, so it is sent scaled down.
+fn large_image() -> Vec<u8> {
+    let mut png = Vec::new();
+    image::RgbImage::from_fn(3000, 2000, |x, y| image::Rgb([(x / 12) as u8, (y / 8) as u8, ((x + y) / 20) as u8]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
+}
+
+const DESCRIBED: [&str; 3] = ["caption", "denseCaptions", "objects"];
+
+fn describe(features: &[&str], image: &[u8], config: &RemoteConfig, gender_neutral: bool) -> ImageAnalysisResult {
+    let analyzer = Analyzer::new().with_services(config.clone());
+    let options = AnalyzeOptions {
+        features: features.iter().map(|f| f.to_string()).collect(),
+        gender_neutral_caption: Some(gender_neutral),
+        ..Default::default()
+    };
+    pollster::block_on(analyzer.analyze_with_services(image, &options, &NativeHttpClient::new())).unwrap()
+}
+
+/// The mock's fixture: its boxes as fractions of the image.
+fn vision_fixture() -> Value {
+    let body = ureq::get(format!("http://127.0.0.1:{}/__fixture/vision", mock().port)).call().unwrap().body_mut().read_to_string().unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
+/// A fixture box (fractions, [left, top, right, bottom]) in pixels of a `w`×`h` image.
+fn fixture_box(item: &Value, w: f64, h: f64) -> [f64; 4] {
+    let f: Vec<f64> = item["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    [f[0] * w, f[1] * h, (f[2] - f[0]) * w, (f[3] - f[1]) * h]
+}
+
+fn assert_near(actual: &Value, expected: [f64; 4], tolerance: f64) {
+    let got = [actual["x"].as_f64().unwrap(), actual["y"].as_f64().unwrap(), actual["w"].as_f64().unwrap(), actual["h"].as_f64().unwrap()];
+    assert!(got.iter().zip(expected).all(|(g, e)| (g - e).abs() <= tolerance), "box {got:?}, expected about {expected:?}");
+}
+
+#[test]
+fn captions_dense_captions_and_objects_from_both_api_shapes() {
+    let image = large_image();
+    let fixture = vision_fixture();
+    for (api, shape) in [("azure-openai", "azure"), ("openai-compatible", "v1")] {
+        let test = format!("describe-{api}");
+        let result = describe(&[&DESCRIBED[..], &["color"]].concat(), &image, &caption_config("ok", &test, KEY, "gpt-4o", api), false);
+        let json = serde_json::to_value(&result).unwrap();
+        assert_valid("ImageAnalysisResult", &json);
+        assert!(result.feature_errors.is_none() && result.warning.is_none(), "{json:#}");
+        assert!(json["color"].is_object(), "local features run beside");
+        let caption = &json["captionResult"];
+        assert_eq!(caption["text"], "a man riding a bicycle down a city street");
+        // The caption's tokens each have log-probability -0.2 in the mock.
+        assert!((caption["confidence"].as_f64().unwrap() - (-0.2f64).exp()).abs() < 1e-4, "{caption}");
+        assert_eq!(caption["source"], serde_json::json!({"backend": api, "model": "gpt-4o-2024-08-06"}));
+
+        // The whole image first, then the regions inside it: the one outside and the flat one are
+        // dropped, the one across the edge clipped.
+        let dense = json["denseCaptionsResult"]["values"].as_array().unwrap();
+        let texts: Vec<&str> = dense.iter().map(|d| d["text"].as_str().unwrap()).collect();
+        assert_eq!(texts, ["a man riding a bicycle down a city street", "a man wearing a red helmet", "a black bicycle", "a street sign"]);
+        assert_eq!(dense[0]["boundingBox"], serde_json::json!({"x": 0, "y": 0, "w": 3000, "h": 2000}));
+        assert!((dense[1]["confidence"].as_f64().unwrap() - (-0.05f64).exp()).abs() < 1e-4);
+        let regions = fixture["denseCaptions"].as_array().unwrap();
+        // Boxes come back in the sent image's pixels (1152×768 here): 2.6 px of the original each.
+        assert_near(&dense[1]["boundingBox"], fixture_box(&regions[0], 3000.0, 2000.0), 4.0);
+        let sign = &dense[3]["boundingBox"];
+        assert_eq!(sign["x"].as_u64().unwrap() + sign["w"].as_u64().unwrap(), 3000, "clipped at the right edge: {sign}");
+
+        let objects = json["objectsResult"]["values"].as_array().unwrap();
+        let names: Vec<&str> = objects.iter().map(|o| o["tags"][0]["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["person", "bicycle"], "the ghost outside and the pole with no height are dropped");
+        assert_near(&objects[0]["boundingBox"], fixture_box(&fixture["objects"][0], 3000.0, 2000.0), 4.0);
+        for b in objects.iter().map(|o| &o["boundingBox"]).chain(dense.iter().map(|d| &d["boundingBox"])) {
+            assert!(b["x"].as_u64().unwrap() + b["w"].as_u64().unwrap() <= 3000 && b["y"].as_u64().unwrap() + b["h"].as_u64().unwrap() <= 2000);
+            assert!(b["w"].as_u64().unwrap() > 0 && b["h"].as_u64().unwrap() > 0);
+        }
+
+        // One request for the three features, as the model needs it.
+        let log = requests("ok", &test);
+        assert_eq!(log.len(), 1, "{log:?}");
+        let sent = &log[0]["vision"];
+        assert_eq!(log[0]["keyHeader"], "right");
+        assert_eq!(sent["shape"], shape);
+        assert_eq!((sent["responseFormat"].as_str(), sent["logprobs"].as_bool(), sent["detail"].as_str()), (Some("json_schema"), Some(true), Some("high")));
+        assert_eq!((sent["imageWidth"].as_u64(), sent["imageHeight"].as_u64()), (Some(1152), Some(768)), "scaled to what the model sees");
+        assert_eq!(sent["imageType"], "image/jpeg");
+        assert_eq!(sent["fields"], serde_json::json!(["caption", "denseCaptions", "objects"]));
+    }
+}
+
+#[test]
+fn only_the_fields_asked_for_and_gender_neutral_captions() {
+    let image = read(shared().join("images/photos/rocket.jpg"));
+    let result = describe(&["objects"], &image, &caption_config("ok", "objects-only", KEY, "gpt-4o", "auto"), false);
+    assert!(result.caption_result.is_none() && result.dense_captions_result.is_none());
+    assert_eq!(result.objects_result.unwrap().values.len(), 2);
+    let log = requests("ok", "objects-only");
+    assert_eq!(log[0]["vision"]["fields"], serde_json::json!(["objects"]));
+    assert_eq!(log[0]["vision"]["shape"], "v1", "auto: a loopback endpoint is OpenAI-compatible");
+    assert_eq!((log[0]["vision"]["imageWidth"].as_u64(), log[0]["vision"]["imageHeight"].as_u64()), (Some(640), Some(427)), "never scaled up");
+
+    let neutral = describe(&["caption", "denseCaptions"], &image, &caption_config("ok", "neutral", KEY, "gpt-4o", "auto"), true);
+    assert_eq!(neutral.caption_result.unwrap().text, "a person riding a bicycle down a city street");
+    assert_eq!(neutral.dense_captions_result.unwrap().values[1].text, "a person wearing a red helmet");
+}
+
+#[test]
+fn servers_without_logprobs_or_json_schema_are_asked_again_and_confidence_is_not_invented() {
+    let image = read(shared().join("images/photos/rocket.jpg"));
+    for scenario in ["no-logprobs", "reject-logprobs"] {
+        let result = describe(&DESCRIBED, &image, &caption_config(scenario, "fallback", KEY, "gpt-4o", "azure-openai"), false);
+        let json = serde_json::to_value(&result).unwrap();
+        assert!(result.feature_errors.is_none(), "{json:#}");
+        assert!(json["captionResult"].get("confidence").is_none(), "{scenario}: no number that only looks measured");
+        assert!(json["objectsResult"]["values"][0]["tags"][0].get("confidence").is_none());
+        assert!(result.warning.as_deref().unwrap().contains("no token log-probabilities"), "{scenario}");
+        let log = requests(scenario, "fallback");
+        let asked: Vec<bool> = log.iter().map(|r| r["vision"]["logprobs"].as_bool().unwrap()).collect();
+        assert_eq!(asked, if scenario == "reject-logprobs" { vec![true, false] } else { vec![true] }, "{scenario}");
+    }
+    let result = describe(&DESCRIBED, &image, &caption_config("no-json-schema", "fallback", KEY, "gpt-4o", "openai-compatible"), false);
+    assert!(result.feature_errors.is_none() && result.caption_result.unwrap().confidence.is_some());
+    let formats: Vec<Value> = requests("no-json-schema", "fallback").iter().map(|r| r["vision"]["responseFormat"].clone()).collect();
+    assert_eq!(formats, [serde_json::json!("json_schema"), serde_json::json!("json_object")]);
+}
+
+#[test]
+fn each_failure_of_the_model_has_its_own_code_and_local_results_stay() {
+    let image = read(shared().join("images/photos/rocket.jpg"));
+    let cases = [
+        ("ok", WRONG_KEY, "gpt-4o", "RemoteUnauthorized"),
+        ("forbidden", KEY, "gpt-4o", "RemoteUnauthorized"),
+        ("ok", KEY, "no-such-deployment", "RemoteModelNotFound"),
+        ("throttle-always", KEY, "gpt-4o", "RemoteThrottled"),
+        ("content-filter", KEY, "gpt-4o", "RemoteContentFiltered"),
+        ("filtered-output", KEY, "gpt-4o", "RemoteContentFiltered"),
+        ("not-json", KEY, "gpt-4o", "RemoteInvalidModelOutput"),
+        ("schema-mismatch", KEY, "gpt-4o", "RemoteInvalidModelOutput"),
+        ("truncated", KEY, "gpt-4o", "RemoteInvalidModelOutput"),
+        ("refusal", KEY, "gpt-4o", "RemoteInvalidModelOutput"),
+        ("malformed", KEY, "gpt-4o", "RemoteMalformedResponse"),
+        ("hang", KEY, "gpt-4o", "RemoteTimeout"),
+        ("echo-key", KEY, "gpt-4o", "RemoteServiceError"),
+    ];
+    for api in ["azure-openai", "openai-compatible"] {
+        for (scenario, key, model, code) in cases {
+            let mut config = caption_config(scenario, &format!("errors-{api}"), key, model, api);
+            if scenario == "hang" {
+                config.policy.total_timeout = Duration::from_secs(3);
+            }
+            let result = describe(&[&DESCRIBED[..], &["color"]].concat(), &image, &config, false);
+            let json = serde_json::to_value(&result).unwrap();
+            let errors = json["featureErrors"].as_array().unwrap_or_else(|| panic!("{api} {scenario}: {json:#}"));
+            let failed: Vec<(&str, &str)> =
+                errors.iter().map(|e| (e["feature"].as_str().unwrap(), e["error"]["innererror"]["code"].as_str().unwrap())).collect();
+            assert_eq!(failed, [("caption", code), ("denseCaptions", code), ("objects", code)], "{api} {scenario}: {json:#}");
+            assert!(json["color"].is_object(), "{api} {scenario}: the local result stays");
+            assert_eq!(json["objectsResult"]["values"], serde_json::json!([]), "{api} {scenario}: objects stays, empty");
+            assert!(json.get("captionResult").is_none(), "{api} {scenario}: Azure's schema has no empty caption");
+            assert_valid("ImageAnalysisResult", &json);
+            let shown = json.to_string();
+            assert!(!shown.contains(KEY), "{api} {scenario}: the key was shown: {shown}");
+        }
+    }
+    // 429 then success: `retry-after-ms: 200` is honoured over `Retry-After: 1`.
+    let started = Instant::now();
+    let result = describe(&["caption"], &image, &caption_config("throttle-twice", "retry-ms", KEY, "gpt-4o", "azure-openai"), false);
+    assert!(result.feature_errors.is_none());
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(400) && waited < Duration::from_millis(1900), "two waits of 200 ms, not 1 s: {waited:?}");
+    assert_eq!(requests("throttle-twice", "retry-ms").len(), 3);
+}
+
+#[test]
+fn features_only_a_model_answers_need_one_configured_with_the_api_asked_for() {
+    let image = read(shared().join("images/photos/rocket.jpg"));
+    let options = |backend: Option<&str>| AnalyzeOptions {
+        features: vec!["caption".into(), "objects".into()],
+        objects_backend: backend.map(|b| sightline::analyze::CaptionBackend::parse(b).unwrap()),
+        ..Default::default()
+    };
+    let none = Analyzer::new().analyze(&image, &options(None)).unwrap_err();
+    assert_eq!(none.code(), "NotSupportedVisualFeature");
+    assert!(none.to_string().contains("--caption-endpoint"), "{none}");
+    let analyzer = Analyzer::new().with_services(caption_config("ok", "backends", KEY, "gpt-4o", "openai-compatible"));
+    assert_eq!(analyzer.services.available().caption, Some(CaptionApi::OpenaiCompatible));
+    let wrong = pollster::block_on(analyzer.analyze_with_services(&image, &options(Some("azure-openai")), &NativeHttpClient::new())).unwrap_err();
+    assert_eq!(wrong.code(), "InvalidParameter");
+    assert!(wrong.to_string().contains("objectsBackend \"azure-openai\" needs an Azure OpenAI endpoint"), "{wrong}");
+    assert!(requests("ok", "backends").is_empty(), "refused before any request");
+    let right = pollster::block_on(analyzer.analyze_with_services(&image, &options(Some("openai-compatible")), &NativeHttpClient::new()));
+    assert!(right.unwrap().objects_result.is_some());
+}
+
+#[test]
+fn cli_describes_an_image_through_the_mock_and_reports_each_failure() {
+    let photo = shared().join("images/photos/rocket.jpg").display().to_string();
+    let run = |scenario: &str, key: &str, extra: &[&str]| {
+        let url = endpoint(scenario, "cli-caption");
+        let args = [&["analyze", photo.as_str(), "--features", "caption,denseCaptions,objects", "--caption-endpoint", &url][..], extra].concat();
+        let out = Command::new(env!("CARGO_BIN_EXE_sightline")).args(&args).env("SIGHTLINE_CAPTION_KEY", key).output().unwrap();
+        let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(!printed.contains(KEY) && !printed.contains(WRONG_KEY), "a key was printed:\n{printed}");
+        out
+    };
+    // The issue's command: Azure's schema, boxes inside the 640×427 image.
+    let out = run("ok", KEY, &["--caption-model", "gpt-4o", "--caption-api", "azure-openai", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = stdout_json(&out);
+    assert_valid("ImageAnalysisResult", &json);
+    assert_eq!(json["metadata"], serde_json::json!({"width": 640, "height": 427}));
+    for b in json["objectsResult"]["values"].as_array().unwrap().iter().map(|o| &o["boundingBox"]) {
+        assert!(b["x"].as_u64().unwrap() + b["w"].as_u64().unwrap() <= 640 && b["y"].as_u64().unwrap() + b["h"].as_u64().unwrap() <= 427);
+    }
+    let out = run("ok", KEY, &["--caption-model", "gpt-4o", "--gender-neutral-caption"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("caption: a person riding a bicycle down a city street (81.9%)"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("objects: 2"));
+
+    for (scenario, key, model, code) in [
+        ("ok", WRONG_KEY, "gpt-4o", "RemoteUnauthorized"),
+        ("ok", KEY, "gpt-5-nonexistent", "RemoteModelNotFound"),
+        ("throttle-always", KEY, "gpt-4o", "RemoteThrottled"),
+        ("content-filter", KEY, "gpt-4o", "RemoteContentFiltered"),
+        ("not-json", KEY, "gpt-4o", "RemoteInvalidModelOutput"),
+        ("hang", KEY, "gpt-4o", "RemoteTimeout"),
+    ] {
+        let out = run(scenario, key, &["--caption-model", model, "--caption-api", "azure-openai", "--remote-timeout", "3", "--json"]);
+        assert_eq!(out.status.code(), Some(1), "{scenario}: exit 1 when a feature failed");
+        assert_eq!(stdout_json(&out)["featureErrors"][0]["error"]["innererror"]["code"], code, "{scenario}");
+        assert!(stderr(&out).contains(": caption: ") && stderr(&out).contains(&format!("[{code}]")), "{scenario}: {}", stderr(&out));
+    }
+    // Configuration mistakes are the user's, before any request.
+    let out = run("ok", KEY, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--caption-model"), "{}", stderr(&out));
+    let out = run("ok", KEY, &["--caption-model", "gpt-4o", "--caption-backend", "azure-openai"]);
+    assert!(stderr(&out).contains("[InvalidParameter]"), "{}", stderr(&out));
+    let out = sightline(&["analyze", &photo, "--features", "caption"]);
+    assert!(stderr(&out).contains("[NotSupportedVisualFeature]") && stderr(&out).contains("--caption-endpoint"), "{}", stderr(&out));
+}
+
+#[test]
+fn serve_answers_captions_through_the_model() {
+    let url = endpoint("ok", "serve-caption");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--caption-endpoint", &url, "--caption-model", "gpt-4o", "--model", &model_dir().display().to_string()])
+        .env("SIGHTLINE_CAPTION_KEY", KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let address = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("serve said {line:?}")).to_string();
+    let photo = read(shared().join("images/photos/rocket.jpg"));
+    let answer = ureq::post(format!("{address}/computervision/imageanalysis:analyze?api-version=2024-02-01&features=caption,objects&gender-neutral-caption=true"))
+        .header("Content-Type", "application/octet-stream")
+        .send(&photo[..]);
+    server.kill().ok();
+    server.wait().ok();
+    let json: Value = serde_json::from_str(&answer.unwrap().body_mut().read_to_string().unwrap()).unwrap();
+    assert_valid("ImageAnalysisResult", &json);
+    assert_eq!(json["captionResult"]["text"], "a person riding a bicycle down a city street");
+    assert_eq!(json["objectsResult"]["values"].as_array().unwrap().len(), 2);
 }

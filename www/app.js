@@ -11,6 +11,8 @@ const MODELS = new URL("models/", location.href).href;
 const MANIFEST = new URL("manifest.json", MODELS).href;
 /** The features every image gets; read is added when its box is ticked. */
 const FEATURES = ["tags", "smartCrops", "people", "color", "categories"];
+/** What only a vision-language model answers: asked for (those ticked) when one is configured. */
+const VISION_FEATURES = ["caption", "denseCaptions", "objects"];
 /** Progress labels by manifest role. */
 const LABELS = {
   vision: "vision model", text: "text model", tokenizer: "tokenizer", descriptor: "descriptor (sightline.json)", tags: "tags", face: "face model",
@@ -136,7 +138,7 @@ function ensureRead(slot) {
 }
 
 async function analyzeWith(slot, bytes, read) {
-  const { readBackend = "auto", peopleBackend = "auto" } = servicesSettings ?? {};
+  const { readBackend = "auto", peopleBackend = "auto", visionFeatures = VISION_FEATURES, genderNeutralCaption = false } = servicesSettings ?? {};
   // Text is read on the device unless Document Intelligence is configured and chosen.
   const readRemotely = slot.analyzer.services.read && readBackend !== "local";
   const readLocally = read && !readRemotely && readBackend !== "azure";
@@ -146,8 +148,12 @@ async function analyzeWith(slot, bytes, read) {
   // out, by the core's feature table.
   const missing = (feature) => slot.analyzer.featureTable.features.find((f) => f.name === feature).needs.some((part) => !slot.analyzer.parts.includes(part));
   const base = FEATURES.filter((f) => !missing(f) || (f === "people" && peopleRemotely));
-  const features = (readRemotely && read) || (readLocally && !ocrError) ? [...base, "read"] : base;
-  const result = await slot.analyzer.analyze(bytes, { features, includeEmbedding: true, readBackend, peopleBackend });
+  // Captions and objects: only a vision-language model writes them, so only when one is configured.
+  const described = slot.analyzer.services.caption ? VISION_FEATURES.filter((f) => visionFeatures.includes(f)) : [];
+  const features = [...base, ...((readRemotely && read) || (readLocally && !ocrError) ? ["read"] : []), ...described];
+  const options = { features, includeEmbedding: true, readBackend, peopleBackend };
+  if (described.length) options.genderNeutralCaption = Boolean(genderNeutralCaption);
+  const result = await slot.analyzer.analyze(bytes, options);
   if (ocrError) {
     const failure = { feature: "read", error: { code: "InvalidRequest", message: ocrError.message, innererror: ocrError } };
     result.featureErrors = [...(result.featureErrors ?? []), failure];
@@ -220,6 +226,17 @@ function drawBoxes(card, result) {
     }
     overlay.append(svg);
   }
+  // The vision-language model's regions: dense captions under the objects (drawn later, on top).
+  // The first dense caption is the whole image: it is the list's first line, not a box.
+  const labelled = (className, box, label) => {
+    const div = document.createElement("div");
+    div.className = className;
+    div.title = label;
+    div.append(Object.assign(document.createElement("span"), { className: "box-label", textContent: label }));
+    place(div, box.x, box.y, box.w, box.h);
+  };
+  for (const region of result.denseCaptionsResult?.values?.slice(1) ?? []) labelled("dense-box", region.boundingBox, `${region.text}${percent(region.confidence)}`);
+  for (const object of result.objectsResult?.values ?? []) labelled("object-box", object.boundingBox, objectLabel(object));
   const crop = result.smartCropsResult?.values?.[0]?.boundingBox;
   if (crop) {
     const div = document.createElement("div");
@@ -227,6 +244,43 @@ function drawBoxes(card, result) {
     div.title = "smart crop";
     place(div, crop.x, crop.y, crop.w, crop.h);
   }
+}
+
+/** " 87%" for a confidence the model gave, "" when it gave none. */
+const percent = (confidence) => (typeof confidence === "number" ? ` ${Math.round(confidence * 100)}%` : "");
+const objectLabel = (object) => object.tags.map((t) => `${t.name}${percent(t.confidence)}`).join(", ");
+
+/** The vision-language model's caption under the image, and its objects and regions as a list. */
+function showDescriptions(element, result) {
+  const caption = result.captionResult;
+  const figcaption = $(".vlm-caption", element);
+  figcaption.hidden = !caption;
+  figcaption.replaceChildren();
+  if (caption) {
+    const given = typeof caption.confidence === "number";
+    const confidence = Object.assign(document.createElement("span"), {
+      className: "confidence",
+      textContent: given ? ` · ${Math.round(caption.confidence * 100)}%` : " · no confidence given",
+    });
+    // Why there is none: the server sent no token log-probabilities (the result's warning says so).
+    if (!given && result.warning) confidence.title = result.warning;
+    figcaption.append(Object.assign(document.createElement("span"), { className: "text", textContent: caption.text }), confidence);
+    figcaption.title = caption.source ? `${caption.source.model} (${caption.source.backend})` : "";
+  }
+  const entry = (className, kind, text) => {
+    const li = document.createElement("li");
+    li.className = className;
+    li.append(Object.assign(document.createElement("span"), { className: "kind", textContent: kind }), text);
+    return li;
+  };
+  const dense = result.denseCaptionsResult?.values ?? [];
+  const entries = [
+    ...(result.objectsResult?.values ?? []).map((object) => entry("object", "object", objectLabel(object))),
+    ...dense.map((region, i) => entry("region", i === 0 ? "image" : "region", `${region.text}${percent(region.confidence)}`)),
+  ];
+  const list = $(".regions", element);
+  list.hidden = !entries.length;
+  list.replaceChildren(...entries);
 }
 
 function showResult(id, result, model) {
@@ -251,13 +305,22 @@ function showResult(id, result, model) {
   readList.hidden = !result.readResult || readFailed;
   readList.replaceChildren(...lines.map((line) => Object.assign(document.createElement("li"), { textContent: line.text })));
   if (result.readResult && !lines.length) readList.replaceChildren(Object.assign(document.createElement("li"), { textContent: "No text found." }));
+  showDescriptions(element, result);
+  // One line per error: caption, denseCaptions and objects share one model call, and its failure.
+  const grouped = [];
+  for (const failure of failures) {
+    const key = JSON.stringify([failure.error, failure.serviceError ?? null]);
+    const same = grouped.find((g) => g.key === key);
+    if (same) same.features.push(failure.feature);
+    else grouped.push({ ...failure, key, features: [failure.feature] });
+  }
   const errorList = $(".feature-errors", element);
   errorList.hidden = !failures.length;
   errorList.replaceChildren(
-    ...failures.map(({ feature, error, serviceError }) => {
+    ...grouped.map(({ features, error, serviceError }) => {
       const li = document.createElement("li");
       const detail = serviceError ? ` (HTTP ${serviceError.status}, ${serviceError.code})` : "";
-      li.textContent = `${feature}: ${error.message}${detail} [${error.innererror.code}]`;
+      li.textContent = `${features.join(", ")}: ${error.message}${detail} [${error.innererror.code}]`;
       li.dataset.code = error.innererror.code;
       return li;
     }),
@@ -373,8 +436,19 @@ function readServicesForm() {
           attributes: [...document.querySelectorAll("input[name=face-attribute]:checked")].map((box) => box.value),
         }
       : null,
+    caption: value("caption-endpoint")
+      ? {
+          endpoint: value("caption-endpoint"),
+          key: value("caption-key"),
+          model: value("caption-model"),
+          api: value("caption-api"),
+          apiVersion: value("caption-api-version"),
+        }
+      : null,
     readBackend: value("read-backend"),
     peopleBackend: value("people-backend"),
+    visionFeatures: [...document.querySelectorAll("input[name=vision-feature]:checked")].map((box) => box.value),
+    genderNeutralCaption: $("#gender-neutral-caption").checked,
     timeoutSeconds: Number(value("remote-timeout")) || 120,
   };
 }
@@ -388,6 +462,13 @@ function fillServicesForm(settings) {
   set("face-key", settings.face?.key);
   $("#face-landmarks").checked = Boolean(settings.face?.landmarks);
   for (const box of document.querySelectorAll("input[name=face-attribute]")) box.checked = settings.face?.attributes?.includes(box.value) ?? false;
+  set("caption-endpoint", settings.caption?.endpoint);
+  set("caption-key", settings.caption?.key);
+  set("caption-model", settings.caption?.model);
+  set("caption-api", settings.caption?.api);
+  set("caption-api-version", settings.caption?.apiVersion);
+  for (const box of document.querySelectorAll("input[name=vision-feature]")) box.checked = settings.visionFeatures?.includes(box.value) ?? true;
+  $("#gender-neutral-caption").checked = Boolean(settings.genderNeutralCaption);
   set("read-backend", settings.readBackend);
   set("people-backend", settings.peopleBackend);
   set("remote-timeout", settings.timeoutSeconds);
@@ -397,10 +478,11 @@ let servicesSettings = null; // given to the analyzer once the model is ready
 /** Hand endpoints and keys to the analyzer (which keeps them in memory only); show what is in use. */
 async function applyServices() {
   if (!ready || !servicesSettings) return;
-  const { read, face, timeoutSeconds } = servicesSettings;
+  const { read, face, caption, timeoutSeconds } = servicesSettings;
   const services = {
     read: read ? { ...read, apiVersion: read.apiVersion || undefined } : null,
     face,
+    caption: caption ? { ...caption, api: caption.api || "auto", apiVersion: caption.apiVersion || undefined } : null,
     timeoutSeconds: timeoutSeconds ?? 120,
   };
   try {
@@ -421,7 +503,7 @@ $("#services-form").addEventListener("submit", (e) => {
 $("#forget-services").addEventListener("click", () => {
   localStorage.removeItem(SERVICES_STORAGE);
   $("#services-form").reset();
-  servicesSettings = { read: null, face: null, readBackend: "auto", peopleBackend: "auto", timeoutSeconds: 120 };
+  servicesSettings = { read: null, face: null, caption: null, readBackend: "auto", peopleBackend: "auto", visionFeatures: VISION_FEATURES, genderNeutralCaption: false, timeoutSeconds: 120 };
   applyServices();
   $("#services-status").textContent = "Services and keys forgotten.";
 });
@@ -436,7 +518,7 @@ try {
   localStorage.removeItem(SERVICES_STORAGE);
 }
 
-function showServices({ read, face, error }) {
+function showServices({ read, face, caption, error }) {
   const status = $("#services-status");
   if (error) {
     status.textContent = `Not applied: ${error.message} [${error.code}]`;
@@ -444,8 +526,10 @@ function showServices({ read, face, error }) {
     return;
   }
   status.classList.remove("error");
-  const used = [read && "Document Intelligence for text", face && "the Face API for faces"].filter(Boolean);
-  status.textContent = used.length ? `In use: ${used.join(" and ")}. New images are sent to them.` : "No Azure service in use: everything runs on this device.";
+  const model = caption === "azure-openai" ? "Azure OpenAI" : "an OpenAI-compatible model";
+  const used = [read && "Document Intelligence for text", face && "the Face API for faces", caption && `${model} for captions and objects`].filter(Boolean);
+  const list = used.length > 1 ? `${used.slice(0, -1).join(", ")} and ${used.at(-1)}` : used[0];
+  status.textContent = used.length ? `In use: ${list}. New images are sent to them.` : "No remote service in use: everything runs on this device.";
 }
 
 /** Files from a drop, descending into dropped folders. */

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use serde::Serialize;
+
 use crate::analyze::RemoteServices;
 use crate::error::{Result, SightlineError};
 
@@ -11,6 +13,7 @@ use super::retry::RetryPolicy;
 
 pub const READ_SERVICE: &str = "Document Intelligence";
 pub const FACE_SERVICE: &str = "Face API";
+pub const CAPTION_SERVICE: &str = "the vision-language model";
 
 /// An Azure AI services resource: `https://NAME.cognitiveservices.azure.com` and its key.
 #[derive(Clone, PartialEq, Eq)]
@@ -67,6 +70,22 @@ impl ServiceConfig {
             return Err(SightlineError::argument(format!("the {service} key contains characters a key cannot have")));
         }
         Ok(ServiceConfig { endpoint, key })
+    }
+
+    /// An endpoint that takes no key (a local llama.cpp or Ollama server): checked as `new`
+    /// checks it, and no key header is sent.
+    pub fn keyless(service: &'static str, endpoint: &str, allow_http: bool) -> Result<Self> {
+        let mut config = ServiceConfig::new(service, endpoint, "none", allow_http)?;
+        config.key.clear();
+        Ok(config)
+    }
+
+    /// The host name of the endpoint, lower-case, without port.
+    pub fn host(&self) -> String {
+        let origin = self.origin();
+        let host = &origin[origin.find("://").map_or(0, |i| i + 3)..];
+        let name = if host.starts_with('[') { host.split(']').next().unwrap_or(host) } else { host.split(':').next().unwrap_or(host) };
+        name.trim_end_matches('.').to_ascii_lowercase()
     }
 
     /// `scheme://host[:port]` of the endpoint: the key is only ever sent to this origin.
@@ -181,18 +200,119 @@ impl FaceServiceConfig {
     }
 }
 
+/// The two API shapes of a vision-language model endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaptionApi {
+    /// `POST {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…`, key in
+    /// `api-key`.
+    AzureOpenai,
+    /// `POST {endpoint}[/v1]/chat/completions` with `model` in the body and a Bearer key when
+    /// there is one: OpenAI, and the servers that speak its API (llama.cpp, Ollama, vLLM).
+    OpenaiCompatible,
+}
+
+impl CaptionApi {
+    pub fn parse(name: &str) -> Option<CaptionApi> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "azure-openai" => Some(CaptionApi::AzureOpenai),
+            "openai-compatible" => Some(CaptionApi::OpenaiCompatible),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CaptionApi::AzureOpenai => "azure-openai",
+            CaptionApi::OpenaiCompatible => "openai-compatible",
+        }
+    }
+
+    /// For messages: "an Azure OpenAI", "an OpenAI-compatible".
+    pub fn article_name(self) -> &'static str {
+        match self {
+            CaptionApi::AzureOpenai => "an Azure OpenAI",
+            CaptionApi::OpenaiCompatible => "an OpenAI-compatible",
+        }
+    }
+
+    /// The API an endpoint speaks by its host: Azure's resource domains are Azure OpenAI,
+    /// everything else (api.openai.com, localhost, a vLLM box) OpenAI-compatible.
+    pub fn of_endpoint(service: &ServiceConfig) -> CaptionApi {
+        let host = service.host();
+        let azure = [".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"];
+        if azure.iter().any(|domain| host.ends_with(domain)) {
+            CaptionApi::AzureOpenai
+        } else {
+            CaptionApi::OpenaiCompatible
+        }
+    }
+}
+
+/// The Azure OpenAI API version asked for by default: the GA version with structured outputs
+/// (`response_format: json_schema`) and `logprobs`.
+pub const AZURE_OPENAI_API_VERSION: &str = "2024-10-21";
+
+/// A vision-language model endpoint for `caption`, `denseCaptions` and `objects`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptionServiceConfig {
+    /// The key is empty for an OpenAI-compatible server that takes none.
+    pub service: ServiceConfig,
+    pub api: CaptionApi,
+    /// The deployment's name (Azure OpenAI) or the model's (OpenAI-compatible).
+    pub model: String,
+    /// Azure OpenAI's `api-version`.
+    pub api_version: String,
+}
+
+impl CaptionServiceConfig {
+    /// `api` is `auto` (by the endpoint's host, see [`CaptionApi::of_endpoint`]), `azure-openai`
+    /// or `openai-compatible`; `key` may be empty only for OpenAI-compatible servers.
+    pub fn new(endpoint: &str, key: &str, model: &str, api: Option<&str>, api_version: Option<&str>, allow_http: bool) -> Result<Self> {
+        let service = match key.trim() {
+            "" => ServiceConfig::keyless(CAPTION_SERVICE, endpoint, allow_http)?,
+            key => ServiceConfig::new(CAPTION_SERVICE, endpoint, key, allow_http)?,
+        };
+        let api = match api.map(str::trim).filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case("auto")) {
+            None => CaptionApi::of_endpoint(&service),
+            Some(name) => CaptionApi::parse(name).ok_or_else(|| {
+                SightlineError::argument(format!("the vision-language model API '{name}' is not known: use auto, azure-openai or openai-compatible"))
+            })?,
+        };
+        if api == CaptionApi::AzureOpenai && service.key.is_empty() {
+            return Err(SightlineError::argument("Azure OpenAI needs the resource's key"));
+        }
+        let model = model.trim();
+        if model.is_empty() {
+            return Err(SightlineError::argument(match api {
+                CaptionApi::AzureOpenai => "give the Azure OpenAI deployment's name (a deployment of a vision model such as gpt-4o)",
+                CaptionApi::OpenaiCompatible => "give the model's name as the server knows it (e.g. gpt-4o, or the local server's model)",
+            }));
+        }
+        if model.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '?' | '#' | '%')) && api == CaptionApi::AzureOpenai {
+            return Err(SightlineError::argument(format!("the deployment name '{model}' cannot be part of a URL path")));
+        }
+        let api_version = api_version.map(str::trim).filter(|v| !v.is_empty()).unwrap_or(AZURE_OPENAI_API_VERSION);
+        if !api_version.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+            return Err(SightlineError::argument(format!("the Azure OpenAI api-version '{api_version}' is not a version (like {AZURE_OPENAI_API_VERSION})")));
+        }
+        Ok(CaptionServiceConfig { service, api, model: model.to_string(), api_version: api_version.to_string() })
+    }
+}
+
 /// Every remote service a call may use, and how hard to try.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RemoteConfig {
     pub read: Option<ReadServiceConfig>,
     pub face: Option<FaceServiceConfig>,
+    pub caption: Option<CaptionServiceConfig>,
     pub policy: RetryPolicy,
 }
 
 impl RemoteConfig {
     /// Which services are configured, for `AnalyzeOptions::validate_with`.
     pub fn available(&self) -> RemoteServices {
-        RemoteServices { read: self.read.is_some(), face: self.face.is_some() }
+        RemoteServices { read: self.read.is_some(), face: self.face.is_some(), caption: self.caption.as_ref().map(|c| c.api) }
     }
 }
 

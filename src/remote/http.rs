@@ -14,6 +14,10 @@ pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// The header Azure AI services read the key from. Keys travel only here, never in URLs.
 pub const KEY_HEADER: &str = "Ocp-Apim-Subscription-Key";
+/// Azure OpenAI's key header.
+pub const API_KEY_HEADER: &str = "api-key";
+/// Headers that carry a secret: never printed.
+const SECRET_HEADERS: [&str; 3] = [KEY_HEADER, API_KEY_HEADER, "Authorization"];
 
 /// Responses larger than this are not Azure's answers to an image: both clients stop reading.
 pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
@@ -51,7 +55,8 @@ impl fmt::Debug for HttpRequest {
             .headers
             .iter()
             .map(|(name, value)| {
-                let shown = if name.eq_ignore_ascii_case(KEY_HEADER) { "<redacted>" } else { value.as_str() };
+                let secret = SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s));
+                let shown = if secret { "<redacted>" } else { value.as_str() };
                 (name.as_str(), shown)
             })
             .collect();

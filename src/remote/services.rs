@@ -1,7 +1,9 @@
 //! The second half of `Analyzer::analyze_with_services`: after the local analysis
-//! (`Analyzer::start`), the features configured to run on Azure, merged into one result. A remote
-//! feature that fails leaves its error in `featureErrors`, its result present and empty, and every
-//! local result in place; only a cancellation fails the whole call.
+//! (`Analyzer::start`), the features configured to run on a service, merged into one result. A
+//! remote feature that fails leaves its error in `featureErrors`, its result present and empty
+//! (except `captionResult` and `denseCaptionsResult`, which Azure's schema does not allow empty),
+//! and every local result in place; only a cancellation fails the whole call. `caption`,
+//! `denseCaptions` and `objects` are answered by one call to the vision-language model.
 //!
 //! It is split from the local half so the browser can run the synchronous local part on the
 //! analyzer it borrows and hand an owned, `'static` future to JavaScript.
@@ -10,12 +12,13 @@ use std::rc::Rc;
 
 use image::ImageFormat;
 
+use super::caption::{describe, CaptionRequest};
 use super::config::RemoteConfig;
 use super::document_intelligence::read_text;
 use super::face::detect_faces;
 use super::http::HttpClient;
-use crate::analyze::Feature;
-use crate::azure::{FeatureError, ImageAnalysisResult, PeopleResult, ReadResult};
+use crate::analyze::{AnalyzeRequest, Feature};
+use crate::azure::{FeatureError, ImageAnalysisResult, ObjectsResult, PeopleResult, ReadResult};
 use crate::decode::decode_image;
 use crate::error::{Result, SightlineError};
 
@@ -26,11 +29,18 @@ pub struct PendingAnalysis {
     remote: Vec<Feature>,
     image: Rc<[u8]>,
     config: RemoteConfig,
+    gender_neutral_caption: bool,
 }
 
 impl PendingAnalysis {
-    pub(crate) fn new(result: ImageAnalysisResult, remote: Vec<Feature>, image: &[u8], config: RemoteConfig) -> Self {
-        PendingAnalysis { result, remote, image: Rc::from(image), config }
+    pub(crate) fn new(result: ImageAnalysisResult, request: &AnalyzeRequest, image: &[u8], config: RemoteConfig) -> Self {
+        PendingAnalysis {
+            result,
+            remote: request.remote.clone(),
+            image: Rc::from(image),
+            config,
+            gender_neutral_caption: request.gender_neutral_caption,
+        }
     }
 
     /// The features that will go to a remote service.
@@ -40,9 +50,33 @@ impl PendingAnalysis {
 
     /// Ask the services, then merge.
     pub async fn finish(self, http: &dyn HttpClient) -> Result<ImageAnalysisResult> {
-        let PendingAnalysis { mut result, remote, image, config } = self;
+        let PendingAnalysis { mut result, remote, image, config, gender_neutral_caption } = self;
         let size = result.metadata;
         let mut errors = Vec::new();
+        let (described, remote): (Vec<Feature>, Vec<Feature>) = remote.into_iter().partition(|f| !f.spec().local);
+        if let (false, Some(caption)) = (described.is_empty(), &config.caption) {
+            let request = CaptionRequest::new(&described, gender_neutral_caption);
+            match describe(http, caption, &config.policy, &image, size, request).await {
+                Ok(captions) => {
+                    result.caption_result = captions.caption;
+                    result.dense_captions_result = captions.dense_captions;
+                    result.objects_result = captions.objects;
+                    if let Some(warning) = captions.warning {
+                        result.warning = Some(match result.warning.take() {
+                            Some(first) => format!("{first}; {warning}"),
+                            None => warning,
+                        });
+                    }
+                }
+                Err(canceled @ SightlineError::RemoteCanceled { .. }) => return Err(canceled),
+                Err(error) => {
+                    if described.contains(&Feature::Objects) {
+                        result.objects_result = Some(ObjectsResult { values: Vec::new(), source: None });
+                    }
+                    errors.extend(described.iter().map(|f| FeatureError::new(f.name(), &error)));
+                }
+            }
+        }
         for feature in remote {
             let outcome = match (feature, &config.read, &config.face) {
                 (Feature::Read, Some(read), _) => match upload_bytes(&image, &READ_FORMATS) {

@@ -1,8 +1,9 @@
 // The page with Azure services configured in its settings panel, against the mock services
 // (tests/mock_azure/server.py, started by tests/browser/run on another origin, so CORS is real):
-// OCR text from Document Intelligence drawn over the image, faces from the Face API, every error
-// case on its card next to the local results, and the key never in the console, URL or storage
-// unless asked. Screenshots go to test-output/browser/.
+// OCR text from Document Intelligence drawn over the image, faces from the Face API, captions,
+// dense captions and objects from a vision-language model (Azure OpenAI's and OpenAI's chat
+// completions), every error case on its card next to the local results, and the key never in the
+// console, URL or storage unless asked. Screenshots go to test-output/browser/.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -38,17 +39,25 @@ before(async () => {
 after(async () => browser?.close());
 
 /** Fill the settings panel with the keyboard-reachable controls, as a user would, and apply it. */
-async function configure({ readScenario, readKey = KEY, faceScenario, faceKey = KEY, timeout = 30, remember = false, landmarks = false }) {
+async function configure({
+  readScenario, readKey = KEY, faceScenario, faceKey = KEY, timeout = 30, remember = false, landmarks = false,
+  captionScenario, captionKey = KEY, captionModel = "gpt-4o", captionApi = "auto", genderNeutral = false,
+}) {
   if (!(await page.locator("#services-panel").evaluate((d) => d.open))) await page.click("#services-panel summary");
   await page.fill("#read-endpoint", readScenario ? `${MOCK}/s/${readScenario}` : "");
   await page.fill("#read-key", readScenario ? readKey : "");
   await page.fill("#face-endpoint", faceScenario ? `${MOCK}/s/${faceScenario}` : "");
   await page.fill("#face-key", faceScenario ? faceKey : "");
   await page.setChecked("#face-landmarks", landmarks);
+  await page.fill("#caption-endpoint", captionScenario ? `${MOCK}/s/${captionScenario}` : "");
+  await page.fill("#caption-key", captionScenario ? captionKey : "");
+  await page.fill("#caption-model", captionScenario ? captionModel : "");
+  await page.selectOption("#caption-api", captionApi);
+  await page.setChecked("#gender-neutral-caption", genderNeutral);
   await page.fill("#remote-timeout", String(timeout));
   await page.setChecked("#remember-services", remember);
   await page.getByRole("button", { name: "Use these services" }).click();
-  await page.waitForFunction(() => /In use|No Azure service|Not applied/.test(document.querySelector("#services-status").textContent));
+  await page.waitForFunction(() => /In use|No remote service|Not applied/.test(document.querySelector("#services-status").textContent));
   return page.textContent("#services-status");
 }
 
@@ -131,6 +140,99 @@ test("429 twice, then the text: the page waits as Retry-After asked", async () =
   assert.equal(json.featureErrors, undefined);
 });
 
+/** The mock's vision reply (GET /__fixture/vision): its captions, and its boxes as fractions of the image. */
+const visionFixture = async () => (await fetch(`${MOCK}/__fixture/vision`)).json();
+/** Boxes ([left, top, right, bottom] fractions) that keep an area once clipped into the image. */
+const inside = (items) => items.filter(({ box: [l, t, r, b] }) => Math.min(r, 1) > Math.max(l, 0) && Math.min(b, 1) > Math.max(t, 0));
+const photo = () => readFileSync(`${SHARED}/images/faces/grace_hopper.jpg`);
+/** `fn` with the page's on-device OCR off (it would read every photo here, for nothing), then on again. */
+async function withoutLocalRead(fn) {
+  await page.setChecked("#read-text", false);
+  try {
+    return await fn();
+  } finally {
+    await page.setChecked("#read-text", true);
+  }
+}
+
+test("captions, dense captions and objects from Azure OpenAI and from an OpenAI-compatible server", () => withoutLocalRead(async () => {
+  const fixture = await visionFixture();
+  const regions = inside(fixture.denseCaptions);
+  const objects = inside(fixture.objects);
+  assert.ok(regions.length < fixture.denseCaptions.length && objects.length < fixture.objects.length, "the mock sends boxes to drop");
+  const runs = [
+    { api: "azure-openai", scenario: "ok~vlm-azure", status: /In use: Azure OpenAI for captions and objects/, genderNeutral: false, path: "/openai/deployments/gpt-4o/chat/completions" },
+    { api: "openai-compatible", scenario: "ok~vlm-v1", status: /In use: an OpenAI-compatible model for captions and objects/, genderNeutral: true, path: "/v1/chat/completions" },
+  ];
+  for (const { api, scenario, status, genderNeutral, path } of runs) {
+    assert.match(await configure({ captionScenario: scenario, captionApi: api, genderNeutral }), status);
+    const { card, json } = await drop(`vlm-${api}.jpg`, "image/jpeg", photo());
+    assert.equal(json.featureErrors, undefined, JSON.stringify(json.featureErrors));
+    const caption = genderNeutral ? fixture.caption.replace(/\bman\b/, "person") : fixture.caption;
+    assert.equal(json.captionResult.text, caption);
+    assert.equal(json.captionResult.source.backend, api);
+    assert.ok(json.captionResult.confidence > 0 && json.captionResult.confidence < 1, "a confidence from the logprobs");
+    // The caption under the image, with its confidence.
+    const shown = await card.locator(".vlm-caption").textContent();
+    assert.ok(shown.includes(caption), shown);
+    assert.match(shown, new RegExp(`${Math.round(json.captionResult.confidence * 100)}%`));
+    // The whole image first, then the regions kept; the objects kept. Boxes for all but the first dense caption.
+    assert.equal(json.denseCaptionsResult.values.length, 1 + regions.length);
+    assert.deepEqual(json.denseCaptionsResult.values[0].boundingBox, { x: 0, y: 0, w: json.metadata.width, h: json.metadata.height });
+    assert.deepEqual(json.objectsResult.values.map((o) => o.tags[0].name), objects.map((o) => o.name));
+    assert.equal(await card.locator(".dense-box").count(), regions.length, "the whole image is not drawn as a box");
+    assert.equal(await card.locator(".object-box").count(), objects.length);
+    // Placed in % of the image, so they scale with the thumbnail.
+    const first = await card.locator(".object-box").first().evaluate((div) => ({ left: div.style.left, top: div.style.top, label: div.textContent }));
+    assert.ok(Math.abs(parseFloat(first.left) - 100 * objects[0].box[0]) < 1 && Math.abs(parseFloat(first.top) - 100 * objects[0].box[1]) < 1, JSON.stringify(first));
+    assert.match(first.label, new RegExp(`^${objects[0].name} \\d+%$`));
+    assert.match(await card.locator(".dense-box").first().textContent(), new RegExp(`^${genderNeutral ? "a person" : "a man"} wearing a red helmet \\d+%$`));
+    assert.equal(await card.locator(".regions li").count(), objects.length + 1 + regions.length, "objects and regions are listed too");
+    assert.ok(json.tagsResult, "the local features ran too");
+    await card.screenshot({ path: `${OUT}11-vlm-${api}.png` });
+    const requests = (await (await fetch(`${MOCK}/__requests`)).json()).filter((r) => r.token === scenario);
+    assert.equal(requests.length, 1, "one model call answers the three features");
+    assert.equal(requests[0].path, path);
+    assert.equal(requests[0].keyHeader, "right");
+    assert.deepEqual(requests[0].vision.fields, ["caption", "denseCaptions", "objects"]);
+  }
+}));
+
+test("without token logprobs the caption has no confidence, and the page says so", () => withoutLocalRead(async () => {
+  await configure({ captionScenario: "no-logprobs~vlm", captionApi: "openai-compatible" });
+  const { card, json } = await drop("vlm-no-logprobs.jpg", "image/jpeg", photo());
+  assert.equal(json.captionResult.confidence, undefined);
+  assert.match(json.warning, /no token log-probabilities/);
+  assert.match(await card.locator(".vlm-caption").textContent(), /no confidence given/);
+  assert.equal(await card.locator(".object-box").count(), inside((await visionFixture()).objects).length);
+}));
+
+test("each failure of the vision-language model shows its own code on the card, beside the local results", () => withoutLocalRead(async () => {
+  const cases = [
+    { name: "a wrong key", settings: { captionScenario: "ok~vlm-401", captionKey: "wrong-vlm-key", captionApi: "azure-openai" }, code: "RemoteUnauthorized" },
+    { name: "an unknown deployment", settings: { captionScenario: "ok~vlm-404", captionModel: "gpt-nope", captionApi: "azure-openai" }, code: "RemoteModelNotFound" },
+    { name: "throttling that never ends", settings: { captionScenario: "throttle-always~vlm", captionApi: "azure-openai" }, code: "RemoteThrottled" },
+    { name: "the content filter", settings: { captionScenario: "content-filter~vlm", captionApi: "azure-openai" }, code: "RemoteContentFiltered" },
+    { name: "a reply that is not JSON", settings: { captionScenario: "not-json~vlm", captionApi: "openai-compatible" }, code: "RemoteInvalidModelOutput" },
+    { name: "a hanging connection", settings: { captionScenario: "hang~vlm", captionApi: "azure-openai", timeout: 3 }, code: "RemoteTimeout" },
+  ];
+  for (const { name, settings, code } of cases) {
+    await configure(settings);
+    const { card, json } = await drop(`vlm-${code}.jpg`, "image/jpeg", photo());
+    assert.deepEqual(json.featureErrors.map((f) => [f.feature, f.error.innererror.code]), [["caption", code], ["denseCaptions", code], ["objects", code]], name);
+    // Objects present and empty (as Azure's clients expect); no caption, nothing drawn.
+    assert.deepEqual(json.objectsResult.values, [], name);
+    assert.equal(json.captionResult, undefined, name);
+    assert.equal(json.denseCaptionsResult, undefined, name);
+    assert.ok(json.tagsResult, `${name}: local tags are kept`);
+    const shown = await card.locator(".feature-errors li").allTextContents();
+    assert.equal(shown.length, 1, `${name}: one line for the one failed call: ${shown}`);
+    assert.match(shown[0], new RegExp(`^caption, denseCaptions, objects: .*\\[${code}\\]$`), name);
+    assert.equal(await card.locator(".vlm-caption").isHidden(), true, name);
+    assert.equal(await card.locator(".object-box, .dense-box").count(), 0, name);
+  }
+}));
+
 test("no redirect took the key to another origin, and no answer showed it", async () => {
   const requests = await (await fetch(`${MOCK}/__requests`)).json();
   const redirected = requests.filter((r) => r.token.startsWith("redirect"));
@@ -170,7 +272,7 @@ test("keys stay in memory unless remembered, and never reach the console or the 
   assert.equal(await page.evaluate(() => localStorage.getItem("sightline-services")), null);
   assert.equal(await page.inputValue("#read-key"), "");
   assert.ok(!page.url().includes(KEY));
-  const leaked = consoleLines.filter((line) => line.includes(KEY) || line.includes("wrong-key-in-page"));
+  const leaked = consoleLines.filter((line) => line.includes(KEY) || line.includes("wrong-key-in-page") || line.includes("wrong-vlm-key"));
   assert.deepEqual(leaked, [], "no key in the console");
   const requests = await (await fetch(`${MOCK}/__requests`)).json();
   assert.ok(requests.length > 10 && requests.every((r) => !r.keyInUrl), "no key in any URL the mock saw");

@@ -306,7 +306,11 @@ test("for every feature the package loads exactly the files of the parts the cor
     await glue.default();
     return glue.featureTable();
   });
-  assert.deepEqual(table.features.map((f) => f.name), ["tags", "smartCrops", "people", "color", "imageType", "adult", "categories", "read"]);
+  assert.deepEqual(table.features.map((f) => f.name), ["tags", "smartCrops", "people", "color", "imageType", "adult", "categories", "read", "caption", "denseCaptions", "objects"]);
+  // Only a vision-language model answers these: nothing to load on the device for them.
+  const remoteOnly = table.features.filter((f) => !f.local);
+  assert.deepEqual(remoteOnly.map((f) => [f.name, f.service.backendOption, f.needs.length]), [["caption", "captionBackend", 0], ["denseCaptions", "captionBackend", 0], ["objects", "objectsBackend", 0]]);
+  assert.equal(table.unavailable, undefined);
   // Each part's files by the table's roles: SigLIP's from the model asked for, the others' from
   // the manifest entry of the part's kind; the tags file beside the model.
   const filesOf = (name) => {
@@ -333,8 +337,8 @@ test("for every feature the package loads exactly the files of the parts the cor
 });
 
 /** The mock Azure services (tests/mock_azure/server.py) on another origin than the page: CORS is real. */
-async function startMockAzure(key) {
-  const mock = spawn("python3", [`${ROOT}tests/mock_azure/server.py`, "--port", "0", "--key", key, "--exit-with-stdin"], { stdio: ["pipe", "pipe", "inherit"] });
+async function startMockAzure(key, extraArgs = []) {
+  const mock = spawn("python3", [`${ROOT}tests/mock_azure/server.py`, "--port", "0", "--key", key, "--exit-with-stdin", ...extraArgs], { stdio: ["pipe", "pipe", "inherit"] });
   const port = await new Promise((resolve, reject) => {
     let out = "";
     mock.stdout.on("data", (chunk) => {
@@ -393,24 +397,125 @@ test("the package runs read and people through the Azure services from its own o
         };
       }, { model: MODEL, mock: mock.url, key: KEY }),
     );
-    assert.deepEqual(out.inUse, { read: true, face: true });
+    assert.deepEqual(out.inUse, { read: true, face: true, caption: null });
     assert.deepEqual(served, [], "no model file downloaded");
     assert.equal(out.featureErrors, null);
     assert.equal(out.read.backend, "azure");
     assert.match(out.read.content, /quick brown dog/);
     assert.ok(out.people > 0 && out.landmarks, JSON.stringify(out));
-    assert.deepEqual(out.wrongKey, { read: true, face: false });
+    assert.deepEqual(out.wrongKey, { read: true, face: false, caption: null });
     assert.equal(out.refused.errors[0].feature, "read");
     assert.equal(out.refused.errors[0].error.innererror.code, "RemoteUnauthorized");
     assert.equal(out.badEndpoint, "RemoteInvalidEndpoint");
-    assert.deepEqual(out.afterBad, { read: false, face: false }, "a refused configuration leaves no service in use");
+    assert.deepEqual(out.afterBad, { read: false, face: false, caption: null }, "a refused configuration leaves no service in use");
     assert.equal(out.aborted, "AbortError");
     assert.ok(out.next && out.nextMs < 20_000, `the next call waited ${out.nextMs} ms for the canceled one`);
-    assert.deepEqual(out.cleared, { read: false, face: false });
+    assert.deepEqual(out.cleared, { read: false, face: false, caption: null });
     const requests = await mock.requests();
     assert.ok(requests.some((r) => r.path.includes("/face/v1.2/detect") && r.keyHeader === "right"), JSON.stringify(requests));
     assert.ok(requests.some((r) => r.path.includes("prebuilt-read:analyze") && r.keyHeader === "wrong"));
     assert.ok(requests.some((r) => r.token?.startsWith("hang")), "the hung request was sent");
+    assert.ok(requests.every((r) => !r.keyInUrl));
+  } finally {
+    mock.close();
+  }
+});
+
+test("services.caption is checked, and caption, denseCaptions and objects come from the vision-language model", async () => {
+  const KEY = "npm-vlm-key-7e0a";
+  // --keyless-v1: its /v1 answers without a key too, as llama.cpp and Ollama do.
+  const mock = await startMockAzure(KEY, ["--keyless-v1"]);
+  try {
+    const { value: out, served } = await modelFilesServed(() =>
+      page.evaluate(async ({ model, mock, key }) => {
+        const azure = { endpoint: `${mock}/s/ok~npm-vlm`, key, model: "gpt-4o", api: "azure-openai" };
+        // Nothing on the device answers these features: nothing is downloaded for them.
+        const analyzer = await window.sightline.createAnalyzer({ model, features: ["caption", "denseCaptions", "objects"], services: { caption: azure }, cache: false });
+        const inUse = analyzer.services;
+        const outcome = (services) => analyzer.setServices(services).then((s) => s, (e) => ({ code: e.code, message: e.message, services: analyzer.services }));
+        const refused = {
+          unknownService: await outcome({ vision: azure }),
+          unknownOption: await outcome({ caption: { ...azure, deployment: "gpt-4o" } }),
+          noModel: await outcome({ caption: { endpoint: azure.endpoint, key } }),
+          badApi: await outcome({ caption: { ...azure, api: "gemini" } }),
+          keyNotString: await outcome({ caption: { ...azure, key: 42 } }),
+          azureWithoutKey: await outcome({ caption: { endpoint: "https://res.openai.azure.com", model: "gpt-4o" } }),
+          blankModel: await outcome({ caption: { ...azure, model: "  " } }),
+          plainHttp: await outcome({ caption: { ...azure, endpoint: "http://10.0.0.5/vlm" } }),
+        };
+        const accepted = {
+          samePath: await outcome({ caption: { endpoint: "/vlm-proxy", model: "local-model" } }),
+          auto: await outcome({ caption: { endpoint: `${mock}/s/ok~npm-vlm-auto`, model: "gpt-4o" } }),
+        };
+        const features = ["caption", "denseCaptions", "objects"];
+        const keyless = await analyzer.analyze("/images/photos/coffee.png", { features: ["caption"] });
+        await analyzer.setServices({ caption: azure });
+        const full = await analyzer.analyze("/images/photos/coffee.png", { features, genderNeutralCaption: true });
+        const wrongApi = await analyzer.analyze("/images/photos/coffee.png", { features, captionBackend: "openai-compatible" }).then(() => null, (e) => e.code);
+        await analyzer.setServices({ caption: { ...azure, endpoint: `${mock}/s/no-logprobs~npm-vlm` } });
+        const bare = await analyzer.analyze("/images/photos/coffee.png", { features, objectsBackend: "azure-openai" });
+        await analyzer.setServices({ caption: { ...azure, endpoint: `${mock}/s/not-json~npm-vlm` } });
+        const failed = await analyzer.analyze("/images/photos/coffee.png", { features });
+        const cleared = await analyzer.setServices(null);
+        const unconfigured = await analyzer.analyze("/images/photos/coffee.png", { features: ["objects"] }).then(() => null, (e) => `${e.code}: ${e.message}`);
+        analyzer.dispose();
+        return { inUse, refused, accepted, keyless, full, wrongApi, bare, failed, cleared, unconfigured };
+      }, { model: MODEL, mock: mock.url, key: KEY }),
+    );
+    assert.deepEqual(served, [], "no model file downloaded");
+    assert.deepEqual(out.inUse, { read: false, face: false, caption: "azure-openai" });
+    const { refused, accepted } = out;
+    assert.match(`${refused.unknownService.code}: ${refused.unknownService.message}`, /^InvalidOptions: services: unknown option "vision"/);
+    assert.match(`${refused.unknownOption.code}: ${refused.unknownOption.message}`, /^InvalidOptions: .*caption: unknown option "deployment"/);
+    assert.match(`${refused.noModel.code}: ${refused.noModel.message}`, /^InvalidOptions: .*caption\.model/);
+    assert.match(`${refused.badApi.code}: ${refused.badApi.message}`, /^InvalidOptions: .*caption\.api.*"gemini"/);
+    assert.match(`${refused.keyNotString.code}: ${refused.keyNotString.message}`, /^InvalidOptions: .*caption\.key must be a string/);
+    assert.match(`${refused.azureWithoutKey.code}: ${refused.azureWithoutKey.message}`, /^InvalidArgument: .*Azure OpenAI needs the resource's key/);
+    assert.deepEqual(refused.azureWithoutKey.services, { read: false, face: false, caption: null }, "a refused configuration leaves no service in use");
+    assert.match(`${refused.blankModel.code}: ${refused.blankModel.message}`, /^InvalidArgument: .*deployment/);
+    assert.equal(refused.plainHttp.code, "RemoteInvalidEndpoint");
+    // A path is this page's origin (plain http allowed there); any other host is OpenAI-compatible unless told.
+    assert.deepEqual(accepted.samePath, { read: false, face: false, caption: "openai-compatible" });
+    assert.deepEqual(accepted.auto, { read: false, face: false, caption: "openai-compatible" });
+    assert.equal(out.keyless.featureErrors, undefined, JSON.stringify(out.keyless.featureErrors));
+    assert.equal(out.keyless.captionResult.source.backend, "openai-compatible");
+    assert.equal(out.keyless.denseCaptionsResult, undefined, "only what was asked for");
+
+    const { full } = out;
+    const fixture = await (await fetch(`${mock.url}/__fixture/vision`)).json();
+    const close = (value, expected) => Math.abs(value - expected) < 1e-5;
+    assert.equal(full.featureErrors, undefined, JSON.stringify(full.featureErrors));
+    assert.equal(full.warning, undefined, "confidences from the logprobs (and no SigLIP model loaded to warn about)");
+    assert.equal(full.captionResult.text, fixture.caption.replace(/\bman\b/, "person"), "gender-neutral");
+    assert.ok(close(full.captionResult.confidence, Math.exp(fixture.logprobs.captionLogprob)), JSON.stringify(full.captionResult));
+    assert.deepEqual(full.captionResult.source, { backend: "azure-openai", model: "gpt-4o-2024-08-06" });
+    const { width, height } = full.metadata;
+    const dense = full.denseCaptionsResult.values;
+    assert.deepEqual(dense[0], { text: full.captionResult.text, confidence: full.captionResult.confidence, boundingBox: { x: 0, y: 0, w: width, h: height } });
+    assert.deepEqual(dense.slice(1).map((d) => d.text), ["a person wearing a red helmet", "a black bicycle", "a street sign"], "outside and zero-area regions dropped");
+    assert.deepEqual(full.objectsResult.values.map((o) => o.tags.map((t) => t.name)), [["person"], ["bicycle"]]);
+    for (const { boundingBox: b } of [...dense, ...full.objectsResult.values]) {
+      assert.ok(b.w > 0 && b.h > 0 && b.x + b.w <= width && b.y + b.h <= height, `inside the image: ${JSON.stringify(b)}`);
+    }
+    assert.ok(close(full.objectsResult.values[0].tags[0].confidence, Math.exp(fixture.logprobs.otherLogprob)));
+    assert.deepEqual(full.objectsResult.source, full.captionResult.source);
+    assert.equal(out.wrongApi, "InvalidParameter");
+
+    const { bare } = out;
+    assert.equal(bare.captionResult.text, fixture.caption);
+    assert.ok(!("confidence" in bare.captionResult) && bare.denseCaptionsResult.values.every((d) => !("confidence" in d)));
+    assert.ok(bare.objectsResult.values.every((o) => o.tags.every((t) => !("confidence" in t))));
+    assert.match(bare.warning, /no token log-probabilities/);
+
+    assert.deepEqual(out.failed.featureErrors.map((f) => [f.feature, f.error.innererror.code]), [["caption", "RemoteInvalidModelOutput"], ["denseCaptions", "RemoteInvalidModelOutput"], ["objects", "RemoteInvalidModelOutput"]]);
+    assert.deepEqual(out.failed.objectsResult, { values: [] });
+    assert.equal(out.failed.captionResult, undefined);
+    assert.deepEqual(out.cleared, { read: false, face: false, caption: null });
+    assert.match(out.unconfigured, /^NotSupportedVisualFeature: /);
+
+    const requests = (await mock.requests()).filter((r) => r.vision);
+    assert.ok(requests.some((r) => r.token === "ok~npm-vlm" && r.path === "/openai/deployments/gpt-4o/chat/completions" && r.keyHeader === "right"), JSON.stringify(requests));
+    assert.ok(requests.some((r) => r.token === "ok~npm-vlm-auto" && r.path === "/v1/chat/completions" && r.keyHeader === "missing"), "keyless: no Authorization sent");
     assert.ok(requests.every((r) => !r.keyInUrl));
   } finally {
     mock.close();

@@ -269,11 +269,37 @@ class AnalyzeWithTheSdk(Checks):
         self.assertTrue(e.error.message)
         self.assertTrue(e.response.headers.get("x-ms-error-code"), "no x-ms-error-code header")
 
-    def test_unsupported_features(self):
+    def test_caption_dense_captions_and_objects_through_the_model(self):
+        # The main server asks the mock's Azure OpenAI deployment (tests/sdk/run).
+        result = self.analyze_file(
+            ROCKET, [VisualFeatures.CAPTION, VisualFeatures.DENSE_CAPTIONS, VisualFeatures.OBJECTS, VisualFeatures.TAGS],
+            gender_neutral_caption=True)
+        width, height = self.check_metadata(result, ROCKET)
+        self.check_tags(result)
+        self.assertEqual(result.caption.text, "a person riding a bicycle down a city street")
+        self.assertGreater(result.caption.confidence, 0.0)
+        self.assertLessEqual(result.caption.confidence, 1.0)
+        dense = result.dense_captions.list
+        self.assertEqual((dense[0].bounding_box.x, dense[0].bounding_box.y, dense[0].bounding_box.width,
+                          dense[0].bounding_box.height), (0, 0, width, height), "the first is the whole image")
+        self.assertLessEqual(len(dense), 10)
+        for caption in dense:
+            self.assertTrue(caption.text)
+            self.check_box(caption.bounding_box, width, height)
+        names = [o.tags[0].name for o in result.objects.list]
+        self.assertEqual(names, ["person", "bicycle"])
+        for detected in result.objects.list:
+            self.check_box(detected.bounding_box, width, height)
+            self.assertLessEqual(detected.tags[0].confidence, 1.0)
+
+    def test_unsupported_features_without_a_model(self):
+        # The strict server has no vision-language model: caption, denseCaptions and objects are
+        # refused as Azure refuses a feature it does not have.
+        client = ImageAnalysisClient(STRICT_ENDPOINT, AzureKeyCredential("any"), **SDK_OPTIONS)
         for feature in (VisualFeatures.CAPTION, VisualFeatures.DENSE_CAPTIONS, VisualFeatures.OBJECTS):
             with self.subTest(feature=feature):
                 with self.assertRaises(HttpResponseError) as caught:
-                    self.analyze_file(COFFEE, [VisualFeatures.TAGS, feature])
+                    client.analyze(image_data=COFFEE.read_bytes(), visual_features=[VisualFeatures.TAGS, feature])
                 e = caught.exception
                 self.assertEqual(e.status_code, 400, e)
                 self.assertIn("NotSupportedVisualFeature", (e.error.code, e.error.innererror.get("code")), e)

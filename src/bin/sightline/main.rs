@@ -11,11 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
-use sightline::analyze::Backend;
+use sightline::analyze::{Backend, CaptionBackend};
 use sightline::azure::ErrorResponse;
 use sightline::read::OcrEngine;
 use sightline::remote::native::NativeHttpClient;
-use sightline::remote::{FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy};
+use sightline::remote::{CaptionServiceConfig, FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy};
 mod serve;
 
 use sightline::{read_image_file, AnalyzeOptions, Analyzer, PeopleDetector, LoadOptions, Part, SiglipModel, SightlineError, TagIndex};
@@ -70,7 +70,8 @@ enum Command {
     /// Azure Image Analysis 4.0-shaped analysis of one image.
     Analyze {
         image: PathBuf,
-        /// Comma-separated Azure feature names: tags, smartCrops, people, read (4.0); color, imageType,
+        /// Comma-separated Azure feature names: tags, smartCrops, people, read, caption,
+        /// denseCaptions, objects (4.0; the last three with --caption-endpoint); color, imageType,
         /// adult, categories (3.2).
         #[arg(long, value_delimiter = ',', required = true)]
         features: Vec<String>,
@@ -89,6 +90,10 @@ enum Command {
         tag_threshold: Option<f32>,
         #[arg(long = "max-tags")]
         max_tags: Option<usize>,
+        /// Captions say person, people or child rather than man, woman, boy or girl (Azure's
+        /// gender-neutral-caption).
+        #[arg(long = "gender-neutral-caption")]
+        gender_neutral_caption: bool,
         #[command(flatten)]
         remote: RemoteArgs,
         #[command(flatten)]
@@ -172,6 +177,30 @@ struct RemoteArgs {
     /// Where people runs: auto (Azure when an endpoint is given), local or azure.
     #[arg(long = "people-backend", value_name = "BACKEND")]
     people_backend: Option<String>,
+    /// A vision-language model's endpoint for caption, denseCaptions and objects: Azure OpenAI
+    /// (https://NAME.openai.azure.com) or OpenAI-compatible (https://api.openai.com, a local
+    /// llama.cpp, Ollama or vLLM server such as http://localhost:11434).
+    #[arg(long = "caption-endpoint", value_name = "URL")]
+    caption_endpoint: Option<String>,
+    /// Its key [default: $SIGHTLINE_CAPTION_KEY]; an OpenAI-compatible server may take none.
+    #[arg(long = "caption-key", value_name = "KEY")]
+    caption_key: Option<String>,
+    /// The Azure OpenAI deployment's name, or the model's name on an OpenAI-compatible server.
+    #[arg(long = "caption-model", value_name = "NAME")]
+    caption_model: Option<String>,
+    /// The endpoint's API: auto (Azure OpenAI for Azure hosts, else OpenAI-compatible),
+    /// azure-openai or openai-compatible.
+    #[arg(long = "caption-api", default_value = "auto", value_name = "API")]
+    caption_api: String,
+    /// Azure OpenAI's api-version.
+    #[arg(long = "caption-api-version", value_name = "VERSION")]
+    caption_api_version: Option<String>,
+    /// The API caption and denseCaptions must use: auto, azure-openai or openai-compatible.
+    #[arg(long = "caption-backend", value_name = "BACKEND")]
+    caption_backend: Option<String>,
+    /// The API objects must use: auto, azure-openai or openai-compatible.
+    #[arg(long = "objects-backend", value_name = "BACKEND")]
+    objects_backend: Option<String>,
     /// Give up on a remote feature after this many seconds (retries and polling included).
     #[arg(long = "remote-timeout", default_value_t = 120.0, value_name = "SECONDS")]
     remote_timeout: f64,
@@ -184,6 +213,7 @@ struct RemoteArgs {
 /// Environment variables the keys are taken from when the flags are absent.
 const READ_KEY_ENV: &str = "SIGHTLINE_READ_KEY";
 const FACE_KEY_ENV: &str = "SIGHTLINE_FACE_KEY";
+const CAPTION_KEY_ENV: &str = "SIGHTLINE_CAPTION_KEY";
 
 impl RemoteArgs {
     /// The key from `--{name}-key`, else from `env`.
@@ -204,6 +234,16 @@ impl RemoteArgs {
             .transpose()
     }
 
+    fn caption_backend(name: &Option<String>, flag: &str) -> Result<Option<CaptionBackend>, SightlineError> {
+        name.as_deref()
+            .map(|n| {
+                CaptionBackend::parse(n).ok_or_else(|| SightlineError::InvalidArgument {
+                    reason: format!("{flag} '{n}': use auto, azure-openai or openai-compatible"),
+                })
+            })
+            .transpose()
+    }
+
     fn config(&self) -> Result<RemoteConfig, SightlineError> {
         let read = match &self.read_endpoint {
             Some(endpoint) => {
@@ -219,7 +259,24 @@ impl RemoteArgs {
             }
             None => None,
         };
-        Ok(RemoteConfig { read, face, policy: RetryPolicy::with_total_timeout(self.remote_timeout)? })
+        let caption = match &self.caption_endpoint {
+            Some(endpoint) => {
+                let key = self.caption_key.clone().or_else(|| std::env::var(CAPTION_KEY_ENV).ok()).unwrap_or_default();
+                let model = self.caption_model.as_deref().ok_or_else(|| SightlineError::InvalidArgument {
+                    reason: "--caption-endpoint needs --caption-model: the Azure OpenAI deployment's name, or the model's".into(),
+                })?;
+                let api = Some(self.caption_api.as_str());
+                let config = CaptionServiceConfig::new(endpoint, &key, model, api, self.caption_api_version.as_deref(), self.allow_http);
+                Some(config.map_err(|e| match e {
+                    SightlineError::InvalidArgument { reason } if reason.contains("needs the resource's key") => SightlineError::InvalidArgument {
+                        reason: format!("{reason}: pass --caption-key or set {CAPTION_KEY_ENV}"),
+                    },
+                    other => other,
+                })?)
+            }
+            None => None,
+        };
+        Ok(RemoteConfig { read, face, caption, policy: RetryPolicy::with_total_timeout(self.remote_timeout)? })
     }
 }
 
@@ -329,6 +386,7 @@ fn run(command: Command, models: Models) -> Result<bool, String> {
             model_version,
             tag_threshold,
             max_tags,
+            gender_neutral_caption,
             remote,
             parts,
             json,
@@ -344,6 +402,9 @@ fn run(command: Command, models: Models) -> Result<bool, String> {
                 include_embedding: None,
                 read_backend: RemoteArgs::backend(&remote.read_backend, "--read-backend").map_err(|e| e.to_string())?,
                 people_backend: RemoteArgs::backend(&remote.people_backend, "--people-backend").map_err(|e| e.to_string())?,
+                caption_backend: RemoteArgs::caption_backend(&remote.caption_backend, "--caption-backend").map_err(|e| e.to_string())?,
+                objects_backend: RemoteArgs::caption_backend(&remote.objects_backend, "--objects-backend").map_err(|e| e.to_string())?,
+                gender_neutral_caption: gender_neutral_caption.then_some(true),
                 ..Default::default()
             };
             let services = remote.config().map_err(|e| format!("{e} [{}]", e.code()))?;
@@ -662,6 +723,24 @@ fn serving_analyzer(models: Models, model_dir: &Path, paths: &AnalyzePaths, serv
 
 fn print_analysis(result: &sightline::ImageAnalysisResult) {
     out!("{}×{} ({})", result.metadata.width, result.metadata.height, result.model_version);
+    if let Some(caption) = &result.caption_result {
+        out!("caption: {}{}", caption.text, percent(caption.confidence));
+    }
+    if let Some(dense) = &result.dense_captions_result {
+        out!("dense captions:");
+        for d in &dense.values {
+            let b = d.bounding_box;
+            out!("  {}{}  (x {} y {} w {} h {})", d.text, percent(d.confidence), b.x, b.y, b.w, b.h);
+        }
+    }
+    if let Some(objects) = &result.objects_result {
+        out!("objects: {}", objects.values.len());
+        for o in &objects.values {
+            let b = o.bounding_box;
+            let names: Vec<String> = o.tags.iter().map(|t| format!("{}{}", t.name, percent(t.confidence))).collect();
+            out!("  {}  (x {} y {} w {} h {})", names.join(", "), b.x, b.y, b.w, b.h);
+        }
+    }
     if let Some(tags) = &result.tags_result {
         out!("tags:");
         for t in &tags.values {
@@ -695,6 +774,11 @@ fn print_analysis(result: &sightline::ImageAnalysisResult) {
             out!("  {:.2}: x {} y {} w {} h {}", c.aspect_ratio, b.x, b.y, b.w, b.h);
         }
     }
+}
+
+/// " (93.1%)", or nothing for a confidence the model's server did not give.
+fn percent(confidence: Option<f32>) -> String {
+    confidence.map(|c| format!(" ({:.1}%)", c * 100.0)).unwrap_or_default()
 }
 
 fn build_tags(models: Models, model_dir: &Path, vocabulary: &Path, output: &Path) -> Result<bool, String> {

@@ -29,6 +29,28 @@ export async function tagPhoto(file: File, canvas: HTMLCanvasElement, img: HTMLI
   const inUse: boolean = (await folder.setServices({ read: { endpoint: "/azure-read", key: "k", apiVersion: "2024-11-30" }, timeoutSeconds: 30 })).read;
   // @ts-expect-error: the Face API takes only its own attributes
   await folder.setServices({ face: { endpoint: "https://f.cognitiveservices.azure.com", key: "k", attributes: ["emotion"] } });
+  // A vision-language model for caption, denseCaptions and objects: Azure OpenAI, or a local server without a key.
+  const vlm = await folder.setServices({ caption: { endpoint: "https://r.openai.azure.com", key: "k", model: "gpt-4o", api: "azure-openai", apiVersion: "2024-10-21" } });
+  const vlmApi: "azure-openai" | "openai-compatible" | null = vlm.caption;
+  await folder.setServices({ caption: { endpoint: "http://localhost:11434", model: "llava" } });
+  // @ts-expect-error: the model (or deployment) is required
+  await folder.setServices({ caption: { endpoint: "https://r.openai.azure.com", key: "k" } });
+  // @ts-expect-error: only the two APIs (or "auto")
+  await folder.setServices({ caption: { endpoint: "https://r.openai.azure.com", key: "k", model: "m", api: "gemini" } });
+  const described: ImageAnalysisResult = await folder.analyze(file, {
+    features: ["caption", "denseCaptions", "objects"],
+    captionBackend: "azure-openai",
+    objectsBackend: "auto",
+    genderNeutralCaption: true,
+  });
+  const caption: string | undefined = described.captionResult?.text;
+  const captionConfidence: number | undefined = described.captionResult?.confidence;
+  const regions: string[] = described.denseCaptionsResult?.values.slice(1).map((d) => `${d.text} ${d.boundingBox.w}x${d.boundingBox.h}`) ?? [];
+  const objectNames: string[] = described.objectsResult?.values.flatMap((o) => o.tags.map((t) => `${t.name} ${t.confidence ?? "?"}`)) ?? [];
+  const answeredBy: string | undefined = described.captionResult?.source?.model;
+  const noConfidence: string | undefined = described.warning;
+  // @ts-expect-error: an object's box is boundingBox
+  described.objectsResult?.values[0]?.box;
 
   const controller = new AbortController();
   const result: ImageAnalysisResult = await analyzer.analyze(file, {
@@ -84,5 +106,5 @@ export async function tagPhoto(file: File, canvas: HTMLCanvasElement, img: HTMLI
   // @ts-expect-error threads is a count or "auto"
   await createAnalyzer({ threads: "all" });
 
-  return [...tags, String(crop?.w), String(faces.length), String(dim), String(pool), String(threaded), CACHE_NAME, String(one.length + many.length + scores.length + perImage.length + progress.length + wrong.length)];
+  return [...tags, ...regions, ...objectNames, String(vlmApi), String(caption), String(captionConfidence), String(answeredBy), String(noConfidence), String(crop?.w), String(faces.length), String(dim), String(pool), String(threaded), CACHE_NAME, String(one.length + many.length + scores.length + perImage.length + progress.length + wrong.length)];
 }

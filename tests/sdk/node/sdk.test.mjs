@@ -199,8 +199,16 @@ test("a loopback URL is refused by a server without --allow-private-urls", async
   assert.ok(!requested.includes(target), "the server fetched the loopback URL");
 });
 
-test("an unsupported feature gets 400", async () => {
-  const result = await client().path("/imageanalysis:analyze").post({
+test("caption through the server's vision-language model; 400 on a server without one", async () => {
+  const described = await client().path("/imageanalysis:analyze").post({
+    body: readFileSync(COFFEE),
+    queryParameters: { features: ["caption", "objects"], "gender-neutral-caption": true },
+    contentType: "application/octet-stream",
+  });
+  assert.equal(described.status, "200", JSON.stringify(described.body));
+  assert.equal(described.body.captionResult.text, "a person riding a bicycle down a city street");
+  assert.deepEqual(described.body.objectsResult.values.map((o) => o.tags[0].name), ["person", "bicycle"]);
+  const result = await client(strictEndpoint, "no-key-needed").path("/imageanalysis:analyze").post({
     body: readFileSync(COFFEE),
     queryParameters: { features: ["tags", "caption"] },
     contentType: "application/octet-stream",
