@@ -878,6 +878,16 @@ fn cli_describes_an_image_through_the_mock_and_reports_each_failure() {
         assert_eq!(stdout_json(&out)["featureErrors"][0]["error"]["innererror"]["code"], code, "{scenario}");
         assert!(stderr(&out).contains(": caption: ") && stderr(&out).contains(&format!("[{code}]")), "{scenario}: {}", stderr(&out));
     }
+    // The whole URL a portal shows names the deployment and the api-version: no --caption-model.
+    let target = format!("{}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", endpoint("ok", "cli-target"));
+    let out = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["analyze", photo.as_str(), "--features", "caption", "--caption-endpoint", &target, "--json"])
+        .env("SIGHTLINE_CAPTION_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["captionResult"]["source"]["backend"], "azure-openai");
+    assert_eq!(requests("ok", "cli-target")[0]["vision"]["shape"], "azure");
     // Configuration mistakes are the user's, before any request.
     let out = run("ok", KEY, &[]);
     assert_eq!(out.status.code(), Some(2));

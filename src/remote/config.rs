@@ -268,12 +268,18 @@ pub struct CaptionServiceConfig {
 impl CaptionServiceConfig {
     /// `api` is `auto` (by the endpoint's host, see [`CaptionApi::of_endpoint`]), `azure-openai`
     /// or `openai-compatible`; `key` may be empty only for OpenAI-compatible servers.
+    ///
+    /// The endpoint may also be the whole URL a portal shows (Azure AI Foundry's "Target URI",
+    /// `…/openai/deployments/NAME/chat/completions?api-version=…`, or an OpenAI-compatible
+    /// `…/v1/chat/completions`): the deployment and api-version are taken from it when not given.
     pub fn new(endpoint: &str, key: &str, model: &str, api: Option<&str>, api_version: Option<&str>, allow_http: bool) -> Result<Self> {
+        let target = TargetUri::split(endpoint);
         let service = match key.trim() {
-            "" => ServiceConfig::keyless(CAPTION_SERVICE, endpoint, allow_http)?,
-            key => ServiceConfig::new(CAPTION_SERVICE, endpoint, key, allow_http)?,
+            "" => ServiceConfig::keyless(CAPTION_SERVICE, &target.base, allow_http)?,
+            key => ServiceConfig::new(CAPTION_SERVICE, &target.base, key, allow_http)?,
         };
         let api = match api.map(str::trim).filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case("auto")) {
+            None if target.deployment.is_some() => CaptionApi::AzureOpenai,
             None => CaptionApi::of_endpoint(&service),
             Some(name) => CaptionApi::parse(name).ok_or_else(|| {
                 SightlineError::argument(format!("the vision-language model API '{name}' is not known: use auto, azure-openai or openai-compatible"))
@@ -282,7 +288,15 @@ impl CaptionServiceConfig {
         if api == CaptionApi::AzureOpenai && service.key.is_empty() {
             return Err(SightlineError::argument("Azure OpenAI needs the resource's key"));
         }
-        let model = model.trim();
+        let model = match (model.trim(), target.deployment.as_deref()) {
+            ("", Some(deployment)) => deployment,
+            (model, Some(deployment)) if model != deployment => {
+                return Err(SightlineError::argument(format!(
+                    "the endpoint names the deployment '{deployment}' but the model given is '{model}'; give one of them"
+                )))
+            }
+            (model, _) => model,
+        };
         if model.is_empty() {
             return Err(SightlineError::argument(match api {
                 CaptionApi::AzureOpenai => "give the Azure OpenAI deployment's name (a deployment of a vision model such as gpt-4o)",
@@ -292,11 +306,44 @@ impl CaptionServiceConfig {
         if model.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '?' | '#' | '%')) && api == CaptionApi::AzureOpenai {
             return Err(SightlineError::argument(format!("the deployment name '{model}' cannot be part of a URL path")));
         }
-        let api_version = api_version.map(str::trim).filter(|v| !v.is_empty()).unwrap_or(AZURE_OPENAI_API_VERSION);
+        let api_version = api_version
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .or(target.api_version.as_deref())
+            .unwrap_or(AZURE_OPENAI_API_VERSION);
         if !api_version.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
             return Err(SightlineError::argument(format!("the Azure OpenAI api-version '{api_version}' is not a version (like {AZURE_OPENAI_API_VERSION})")));
         }
         Ok(CaptionServiceConfig { service, api, model: model.to_string(), api_version: api_version.to_string() })
+    }
+}
+
+/// A chat-completions URL taken apart: the base endpoint, and the deployment and api-version an
+/// Azure OpenAI URL names. Anything else is left whole, for `ServiceConfig` to judge.
+struct TargetUri {
+    base: String,
+    deployment: Option<String>,
+    api_version: Option<String>,
+}
+
+impl TargetUri {
+    fn split(endpoint: &str) -> TargetUri {
+        let whole = TargetUri { base: endpoint.to_string(), deployment: None, api_version: None };
+        let Ok(url) = url::Url::parse(endpoint.trim()) else { return whole };
+        let path = url.path().trim_end_matches('/');
+        let origin = &url[..url::Position::BeforePath];
+        if let Some(at) = path.find("/openai/deployments/") {
+            let rest = &path[at + "/openai/deployments/".len()..];
+            let deployment = rest.split('/').next().filter(|d| !d.is_empty()).map(|d| {
+                percent_encoding::percent_decode_str(d).decode_utf8_lossy().into_owned()
+            });
+            let api_version = url.query_pairs().find(|(name, _)| name == "api-version").map(|(_, v)| v.into_owned());
+            return TargetUri { base: format!("{origin}{}", &path[..at]), deployment, api_version };
+        }
+        match path.strip_suffix("/chat/completions") {
+            Some(prefix) if url.query().is_none() => TargetUri { base: format!("{origin}{prefix}"), ..whole },
+            _ => whole,
+        }
     }
 }
 
@@ -362,6 +409,30 @@ mod tests {
         assert_eq!(origin_of("http://127.0.0.1:9"), "http://127.0.0.1:9");
         assert_eq!(ReadApiVersion::parse("2023-07-31").unwrap().route(), "formrecognizer");
         assert_eq!(ReadApiVersion::parse("2022-08-31").unwrap_err().code(), "InvalidParameter");
+    }
+
+    #[test]
+    fn a_portals_whole_chat_completions_url_is_taken_apart() {
+        let foundry = "https://res.openai.azure.com/openai/deployments/my-gpt-4o/chat/completions?api-version=2024-08-01-preview";
+        let config = CaptionServiceConfig::new(foundry, "k", "", None, None, false).unwrap();
+        assert_eq!(
+            (config.service.endpoint.as_str(), config.api, config.model.as_str(), config.api_version.as_str()),
+            ("https://res.openai.azure.com", CaptionApi::AzureOpenai, "my-gpt-4o", "2024-08-01-preview")
+        );
+        // Given explicitly, the api-version wins; a gateway's path prefix stays; the path says Azure.
+        let gateway = "https://apim.example.com/ai/openai/deployments/vision/chat/completions?api-version=2024-10-21";
+        let config = CaptionServiceConfig::new(gateway, "k", "vision", None, Some("2025-01-01-preview"), false).unwrap();
+        assert_eq!((config.service.endpoint.as_str(), config.api), ("https://apim.example.com/ai", CaptionApi::AzureOpenai));
+        assert_eq!(config.api_version, "2025-01-01-preview");
+        let conflict = CaptionServiceConfig::new(foundry, "k", "other", None, None, false).unwrap_err();
+        assert!(conflict.to_string().contains("'my-gpt-4o'"), "{conflict}");
+        let local = CaptionServiceConfig::new("http://localhost:8080/v1/chat/completions", "", "qwen", None, None, false).unwrap();
+        assert_eq!((local.service.endpoint.as_str(), local.api), ("http://localhost:8080/v1", CaptionApi::OpenaiCompatible));
+        // Credentials and other queries are still refused by the endpoint check.
+        let user = CaptionServiceConfig::new("https://u:p@res.openai.azure.com/openai/deployments/d/chat/completions", "k", "", None, None, false);
+        assert_eq!(user.unwrap_err().code(), "RemoteInvalidEndpoint");
+        let query = CaptionServiceConfig::new("https://api.example.com/v1?token=x", "k", "m", None, None, false);
+        assert_eq!(query.unwrap_err().code(), "RemoteInvalidEndpoint");
     }
 
     #[test]

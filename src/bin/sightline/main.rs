@@ -185,7 +185,9 @@ struct RemoteArgs {
     /// Its key [default: $SIGHTLINE_CAPTION_KEY]; an OpenAI-compatible server may take none.
     #[arg(long = "caption-key", value_name = "KEY")]
     caption_key: Option<String>,
-    /// The Azure OpenAI deployment's name, or the model's name on an OpenAI-compatible server.
+    /// The Azure OpenAI deployment's name (taken from the endpoint when it is the whole
+    /// `…/openai/deployments/NAME/chat/completions?api-version=…` URL), or the model's name on an
+    /// OpenAI-compatible server.
     #[arg(long = "caption-model", value_name = "NAME")]
     caption_model: Option<String>,
     /// The endpoint's API: auto (Azure OpenAI for Azure hosts, else OpenAI-compatible),
@@ -262,15 +264,17 @@ impl RemoteArgs {
         let caption = match &self.caption_endpoint {
             Some(endpoint) => {
                 let key = self.caption_key.clone().or_else(|| std::env::var(CAPTION_KEY_ENV).ok()).unwrap_or_default();
-                let model = self.caption_model.as_deref().ok_or_else(|| SightlineError::InvalidArgument {
-                    reason: "--caption-endpoint needs --caption-model: the Azure OpenAI deployment's name, or the model's".into(),
-                })?;
+                // The model may come from the endpoint (a portal's whole URL names the deployment).
+                let model = self.caption_model.as_deref().unwrap_or("");
                 let api = Some(self.caption_api.as_str());
                 let config = CaptionServiceConfig::new(endpoint, &key, model, api, self.caption_api_version.as_deref(), self.allow_http);
                 Some(config.map_err(|e| match e {
                     SightlineError::InvalidArgument { reason } if reason.contains("needs the resource's key") => SightlineError::InvalidArgument {
                         reason: format!("{reason}: pass --caption-key or set {CAPTION_KEY_ENV}"),
                     },
+                    SightlineError::InvalidArgument { reason } if reason.starts_with("give the") => {
+                        SightlineError::InvalidArgument { reason: format!("{reason}: pass --caption-model") }
+                    }
                     other => other,
                 })?)
             }
