@@ -71,13 +71,15 @@ pub enum CaptionBackend {
 }
 
 impl CaptionBackend {
+    /// `auto`, or an API's name (see [`CaptionApi::parse`]).
     pub fn parse(name: &str) -> Option<CaptionBackend> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "auto" => Some(CaptionBackend::Auto),
-            "azure-openai" => Some(CaptionBackend::AzureOpenai),
-            "openai-compatible" => Some(CaptionBackend::OpenaiCompatible),
-            _ => None,
+        if name.trim().eq_ignore_ascii_case("auto") {
+            return Some(CaptionBackend::Auto);
         }
+        CaptionApi::parse(name).map(|api| match api {
+            CaptionApi::AzureOpenai => CaptionBackend::AzureOpenai,
+            CaptionApi::OpenaiCompatible => CaptionBackend::OpenaiCompatible,
+        })
     }
 
     /// The API asked for; `None` for `auto`.

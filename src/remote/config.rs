@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::analyze::RemoteServices;
+use crate::analyze::{CaptionBackend, RemoteServices};
 use crate::error::{Result, SightlineError};
 
 use super::retry::RetryPolicy;
@@ -14,6 +14,8 @@ use super::retry::RetryPolicy;
 pub const READ_SERVICE: &str = "Document Intelligence";
 pub const FACE_SERVICE: &str = "Face API";
 pub const CAPTION_SERVICE: &str = "the vision-language model";
+/// Where the CLI takes the vision-language model's key from when `--caption-key` is absent.
+pub const CAPTION_KEY_ENV: &str = "SIGHTLINE_CAPTION_KEY";
 
 /// An Azure AI services resource: `https://NAME.cognitiveservices.azure.com` and its key.
 #[derive(Clone, PartialEq, Eq)]
@@ -278,15 +280,23 @@ impl CaptionServiceConfig {
             "" => ServiceConfig::keyless(CAPTION_SERVICE, &target.base, allow_http)?,
             key => ServiceConfig::new(CAPTION_SERVICE, &target.base, key, allow_http)?,
         };
-        let api = match api.map(str::trim).filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case("auto")) {
+        let named = match api.map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(name) => CaptionBackend::parse(name)
+                .ok_or_else(|| {
+                    SightlineError::argument(format!("the vision-language model API '{name}' is not known: use auto, azure-openai or openai-compatible"))
+                })?
+                .api(),
+        };
+        let api = match named {
+            Some(api) => api,
             None if target.deployment.is_some() => CaptionApi::AzureOpenai,
             None => CaptionApi::of_endpoint(&service),
-            Some(name) => CaptionApi::parse(name).ok_or_else(|| {
-                SightlineError::argument(format!("the vision-language model API '{name}' is not known: use auto, azure-openai or openai-compatible"))
-            })?,
         };
         if api == CaptionApi::AzureOpenai && service.key.is_empty() {
-            return Err(SightlineError::argument("Azure OpenAI needs the resource's key"));
+            return Err(SightlineError::argument(format!(
+                "Azure OpenAI needs the resource's key (--caption-key or ${CAPTION_KEY_ENV} in the CLI, services.caption.key in JavaScript)"
+            )));
         }
         let model = match (model.trim(), target.deployment.as_deref()) {
             ("", Some(deployment)) => deployment,
@@ -298,10 +308,11 @@ impl CaptionServiceConfig {
             (model, _) => model,
         };
         if model.is_empty() {
-            return Err(SightlineError::argument(match api {
-                CaptionApi::AzureOpenai => "give the Azure OpenAI deployment's name (a deployment of a vision model such as gpt-4o)",
-                CaptionApi::OpenaiCompatible => "give the model's name as the server knows it (e.g. gpt-4o, or the local server's model)",
-            }));
+            let name = match api {
+                CaptionApi::AzureOpenai => "the Azure OpenAI deployment's name (a deployment of a vision model such as gpt-4o)",
+                CaptionApi::OpenaiCompatible => "the model's name as the server knows it (e.g. gpt-4o, or the local server's model)",
+            };
+            return Err(SightlineError::argument(format!("give {name}: --caption-model in the CLI, services.caption.model in JavaScript")));
         }
         if model.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '?' | '#' | '%')) && api == CaptionApi::AzureOpenai {
             return Err(SightlineError::argument(format!("the deployment name '{model}' cannot be part of a URL path")));

@@ -15,6 +15,7 @@ use sightline::analyze::{Backend, CaptionBackend};
 use sightline::azure::ErrorResponse;
 use sightline::read::OcrEngine;
 use sightline::remote::native::NativeHttpClient;
+use sightline::remote::config::CAPTION_KEY_ENV;
 use sightline::remote::{CaptionServiceConfig, FaceServiceConfig, ReadServiceConfig, RemoteConfig, RetryPolicy};
 mod serve;
 
@@ -215,7 +216,6 @@ struct RemoteArgs {
 /// Environment variables the keys are taken from when the flags are absent.
 const READ_KEY_ENV: &str = "SIGHTLINE_READ_KEY";
 const FACE_KEY_ENV: &str = "SIGHTLINE_FACE_KEY";
-const CAPTION_KEY_ENV: &str = "SIGHTLINE_CAPTION_KEY";
 
 impl RemoteArgs {
     /// The key from `--{name}-key`, else from `env`.
@@ -267,16 +267,7 @@ impl RemoteArgs {
                 // The model may come from the endpoint (a portal's whole URL names the deployment).
                 let model = self.caption_model.as_deref().unwrap_or("");
                 let api = Some(self.caption_api.as_str());
-                let config = CaptionServiceConfig::new(endpoint, &key, model, api, self.caption_api_version.as_deref(), self.allow_http);
-                Some(config.map_err(|e| match e {
-                    SightlineError::InvalidArgument { reason } if reason.contains("needs the resource's key") => SightlineError::InvalidArgument {
-                        reason: format!("{reason}: pass --caption-key or set {CAPTION_KEY_ENV}"),
-                    },
-                    SightlineError::InvalidArgument { reason } if reason.starts_with("give the") => {
-                        SightlineError::InvalidArgument { reason: format!("{reason}: pass --caption-model") }
-                    }
-                    other => other,
-                })?)
+                Some(CaptionServiceConfig::new(endpoint, &key, model, api, self.caption_api_version.as_deref(), self.allow_http)?)
             }
             None => None,
         };
