@@ -3,15 +3,18 @@
 //
 //   node bench/ocr.mjs URL RUNS IMAGE...
 //
-// URL serves a directory (scripts/bench-ocr builds it) with the page's single-threaded release
-// wasm in pkg/, js/wasm-builds.js, the repository's models/, the images under images/, and
-// Tesseract.js 6 from bench/node_modules: tesseract/ (its dist), tesseract-core/ (tesseract.js-core)
-// and tesseract-data/ (@tesseract.js-data/eng's 4.0.0_best_int, the model Tesseract.js fetches by
-// default). Both engines are loaded once and timed alone; then, per image, each engine's first
-// call (Sightline optimises its networks for each new input shape), one untimed warm-up each, and
-// RUNS runs interleaved (Sightline, Tesseract.js, Sightline, ...). The encoded file goes in as it
-// is: decoding is part of both engines' work. Prints one JSON object for the engines ("load") and
-// one per image ("image"), with the text each engine read.
+// URL serves a directory (scripts/bench-ocr builds it, cross-origin isolated) with the release npm
+// package under sightline/ (its pkg/ also as pkg/, its wasm-builds.js at the top), the repository's
+// models/, the images under images/, and Tesseract.js 6 from bench/node_modules: tesseract/ (its
+// dist), tesseract-core/ (tesseract.js-core) and tesseract-data/ (@tesseract.js-data/eng's
+// 4.0.0_best_int, the model Tesseract.js fetches by default). Three engines are loaded once and
+// timed alone: Sightline's single-threaded module on the page's thread ("sightline"), Tesseract.js
+// ("peer", one worker: one page is one thread for it), and Sightline as the npm package runs it in
+// the page (`createAnalyzer`: its own worker, the threaded module on every core; "threads"). Then,
+// per image, each engine's first call (Sightline optimises its networks for each new input shape),
+// one untimed warm-up each, and RUNS runs interleaved (Sightline, Tesseract.js, Sightline threaded,
+// ...). The encoded file goes in as it is: decoding is part of every engine's work. Prints one JSON
+// object for the engines ("load") and one per image ("image"), with the text each engine read.
 //
 //   node bench/ocr.mjs --profile URL IMAGE...
 //
@@ -75,11 +78,23 @@ try {
       gzip: true,
     });
     const peerMs = performance.now() - start;
+
+    // The package as an app uses it: its worker, the threaded module where the page is cross-origin
+    // isolated (this one is), every core.
+    start = performance.now();
+    const { createAnalyzer } = await import("./sightline/index.js");
+    const threaded = await createAnalyzer({ model: new URL("models/manifest.json", location.href), features: ["read"], cache: false });
+    const threadedMs = performance.now() - start;
     window.engines = {
       sightline: async (bytes) => (await model.analyze(bytes, { features: ["read"] })).readResult.content ?? "",
       peer: async (bytes) => (await tesseract.recognize(new Blob([bytes]))).data.text,
+      threads: async (bytes) => (await threaded.analyze(bytes, { features: ["read"] })).readResult.content ?? "",
     };
-    return { type: "load", build, int8Kernel: glue.int8Kernel(), sightline_ms: sightlineMs, peer_ms: peerMs, peer: "Tesseract.js 6.0.1 (eng 4.0.0_best_int)", userAgent: navigator.userAgent };
+    return {
+      type: "load", build, int8Kernel: glue.int8Kernel(), sightline_ms: sightlineMs, peer_ms: peerMs,
+      threads_ms: threadedMs, threads_runtime: threaded.runtime,
+      peer: "Tesseract.js 6.0.1 (eng 4.0.0_best_int)", userAgent: navigator.userAgent,
+    };
   }, profile);
   console.log(JSON.stringify(load));
   if (profile) {
@@ -100,22 +115,23 @@ try {
           const text = await window.engines[engine](data);
           return { ms: performance.now() - start, text };
         };
-        const first = { sightline: await time("sightline"), peer: await time("peer") };
-        await time("sightline");
-        await time("peer");
-        const samples = { sightline: [], peer: [] };
+        const engines = ["sightline", "peer", "threads"];
+        const first = {};
+        for (const engine of engines) first[engine] = await time(engine);
+        for (const engine of engines) await time(engine);
+        const samples = { sightline: [], peer: [], threads: [] };
         let texts = {};
         for (let run = 0; run < runs; run++) {
-          for (const engine of ["sightline", "peer"]) {
+          for (const engine of engines) {
             const { ms, text } = await time(engine);
             samples[engine].push(ms);
             texts[engine] = text;
           }
         }
         return {
-          sightline_runs_ms: samples.sightline, peer_runs_ms: samples.peer,
-          sightline_first_ms: first.sightline.ms, peer_first_ms: first.peer.ms,
-          sightline_text: texts.sightline, peer_text: texts.peer,
+          sightline_runs_ms: samples.sightline, peer_runs_ms: samples.peer, threads_runs_ms: samples.threads,
+          sightline_first_ms: first.sightline.ms, peer_first_ms: first.peer.ms, threads_first_ms: first.threads.ms,
+          sightline_text: texts.sightline, peer_text: texts.peer, threads_text: texts.threads,
         };
       }, { bytes, runs });
       console.log(JSON.stringify({ type: "image", image, ...result }));

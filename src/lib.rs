@@ -6,6 +6,7 @@
 //! together; `wasm` is the only JavaScript-facing surface. Nothing here touches a filesystem: every
 //! model and image arrives as bytes.
 
+mod activation_chains;
 mod activation_matmul;
 pub mod analyze;
 pub mod azure;

@@ -215,6 +215,9 @@ pub struct NodeTime {
     /// The node's name in the optimised graph (the ONNX node's name, with tract's suffixes).
     pub node: String,
     pub ms: f64,
+    /// Multiply-adds the node does per run, as tract counts them (`TypedOp::cost`); 0 for nodes
+    /// that do none (element-wise, shape and memory operators).
+    pub macs: u64,
 }
 
 impl Tower {
@@ -231,6 +234,8 @@ pub struct OperatorTime {
     pub op: String,
     pub nodes: usize,
     pub ms: f64,
+    /// The nodes' multiply-adds per run: with `ms`, the rate the operator runs at.
+    pub macs: u64,
 }
 
 /// `nodes` summed per operator, the slowest first.
@@ -241,8 +246,9 @@ pub fn per_operator(nodes: &[NodeTime]) -> Vec<OperatorTime> {
             Some(entry) => {
                 entry.ms += node.ms;
                 entry.nodes += 1;
+                entry.macs += node.macs;
             }
-            None => ops.push(OperatorTime { op: node.op.clone(), nodes: 1, ms: node.ms }),
+            None => ops.push(OperatorTime { op: node.op.clone(), nodes: 1, ms: node.ms, macs: node.macs }),
         }
     }
     ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
@@ -251,17 +257,32 @@ pub fn per_operator(nodes: &[NodeTime]) -> Vec<OperatorTime> {
 
 /// Run `plan` once on `input`, timing every node with `clock` (milliseconds from any origin).
 pub(crate) fn profile_plan(plan: &Arc<TypedRunnableModel>, input: Tensor, clock: &dyn Fn() -> f64) -> Result<Vec<NodeTime>> {
+    let model = plan.model();
+    let macs: Vec<u64> = model.nodes().iter().map(|node| multiply_adds(model, node)).collect();
     let mut state = plan.spawn().map_err(SightlineError::inference)?;
     let mut times = Vec::new();
     state
         .run_plan_with_eval(tvec!(input.into()), |ctx, op_state, node, inputs| {
             let start = clock();
             let outputs = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
-            times.push(NodeTime { op: node.op().name().to_string(), node: node.name.clone(), ms: clock() - start });
+            let ms = clock() - start;
+            times.push(NodeTime { op: node.op().name().to_string(), node: node.name.clone(), ms, macs: macs[node.id] });
             outputs
         })
         .map_err(SightlineError::inference)?;
     Ok(times)
+}
+
+/// The multiply-adds `node` does per run by tract's count (`TypedOp::cost`, concrete shapes).
+fn multiply_adds(model: &TypedModel, node: &TypedNode) -> u64 {
+    let Ok(facts) = node.inputs.iter().map(|&outlet| model.outlet_fact(outlet)).collect::<TractResult<TVec<_>>>() else { return 0 };
+    let Ok(costs) = node.op.cost(&facts) else { return 0 };
+    costs
+        .iter()
+        .filter(|(cost, _)| matches!(cost, tract_onnx::tract_core::ops::Cost::FMA(_)))
+        .filter_map(|(_, count)| count.to_i64().ok())
+        .map(|count| count.max(0) as u64)
+        .sum()
 }
 
 fn check_input(model: &InferenceModel, kind: TowerKind) -> std::result::Result<(), String> {

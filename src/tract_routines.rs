@@ -13,6 +13,8 @@
 //!   packs the operands and hands each tile a program of fused steps (clear, products, per-row
 //!   bias, activation bounds, store); [`run_f32_4x8`] runs them. Matrix-vector products stay
 //!   tract's.
+//! - WebAssembly, `DepthwiseC`: depthwise convolutions over channel-last data, four output
+//!   positions per load of the weights (`sightline_kernels::depthwise`).
 
 use sightline_kernels::sgemm::{self, Tile, MR, NR};
 #[cfg(target_arch = "x86_64")]
@@ -37,6 +39,27 @@ inventory::submit! {
         factory: RoutineFactory::SoftmaxRowsF32 { name: "sightline_avx2_softmax_rows_f32", run: softmax_rows_f32 },
     }
 }
+
+// WebAssembly, depthwise convolutions over channel-last data (tract lays PP-LCNet's out so in
+// WebAssembly): four output positions per weight load (`sightline_kernels::depthwise`).
+#[cfg(target_arch = "wasm32")]
+inventory::submit! {
+    tract_linalg::routines::Routine {
+        func: tract_linalg::routines::Func::DepthwiseC,
+        arch: Some(tract_linalg::isa::Arch::Wasm32Simd128),
+        isa: tract_linalg::isa::IsaReq::ANY.needing(&[tract_linalg::isa::Isa::Wasm32Simd128]),
+        // Above tract's own SIMD128 kernel for the same function.
+        boost: 1,
+        round_trip: false,
+        factory: tract_linalg::routines::RoutineFactory::DepthwiseCF32 {
+            name: WASM_DEPTHWISE,
+            run: sightline_kernels::depthwise::depthwise_c_f32,
+        },
+    }
+}
+
+/// The name tract knows the WebAssembly depthwise kernel by.
+pub const WASM_DEPTHWISE: &str = "sightline_wasm_depthwise_c_f32";
 
 /// The name tract knows the WebAssembly f32 tile by (its plans' `MatMatMul` reports it).
 pub const WASM_F32_TILE: &str = "sightline_wasm_f32_4x8";
@@ -149,6 +172,13 @@ pub fn f32_product_kernel(m: usize, k: usize, n: Option<usize>) -> Option<String
     tract_linalg::mmm::MmmDispatch::native()
         .preferred_kernel(tract_onnx::prelude::DatumType::F32, Some(m), Some(k), n)
         .map(|kernel| kernel.name().to_string())
+}
+
+/// The kernel tract runs for an f32 depthwise convolution over channel-last data:
+/// [`WASM_DEPTHWISE`] in WebAssembly.
+pub fn depthwise_kernel() -> Option<String> {
+    let isa = tract_linalg::isa::native();
+    tract_linalg::routines::best_for(tract_linalg::routines::Func::DepthwiseC, tract_onnx::prelude::DatumType::F32, &isa).map(|r| r.name().to_string())
 }
 
 #[cfg(test)]

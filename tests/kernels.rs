@@ -203,7 +203,8 @@ fn the_accumulating_f32_tile_adds_the_product() {
 }
 
 /// tract runs its f32 products with more than one column (every convolution of the OCR and face
-/// networks) on Sightline's 4×8 tile in WebAssembly, and keeps its own kernels natively.
+/// networks) on Sightline's 4×8 tile in WebAssembly, and keeps its own kernels natively; the same
+/// for its channel-last depthwise convolutions.
 #[test]
 fn tract_runs_sightline_f32_tile_in_webassembly() {
     use sightline::tract_routines::{f32_product_kernel, WASM_F32_TILE};
@@ -212,6 +213,9 @@ fn tract_runs_sightline_f32_tile_in_webassembly() {
         assert_eq!(chosen.as_deref() == Some(WASM_F32_TILE), cfg!(target_arch = "wasm32"), "n = {n:?}: {chosen:?}");
     }
     assert_ne!(f32_product_kernel(64, 96, Some(1)).as_deref(), Some(WASM_F32_TILE), "matrix-vector products stay tract's");
+    // And its channel-last depthwise convolutions on Sightline's kernel.
+    use sightline::tract_routines::{depthwise_kernel, WASM_DEPTHWISE};
+    assert_eq!(depthwise_kernel().as_deref() == Some(WASM_DEPTHWISE), cfg!(target_arch = "wasm32"), "{:?}", depthwise_kernel());
 }
 
 /// The fastest kernel is the one the machine is expected to have, when the test script knows it
@@ -274,5 +278,36 @@ fn softmax_extremes() {
         kernel.run(&mut y, 4);
         assert!(y[..4].iter().all(|v| v.is_nan()), "{kernel:?}: {y:?}");
         assert_eq!(&y[4..], &[0.25; 4], "{kernel:?}");
+    }
+}
+
+/// A 5×5 depthwise layer over a channel-last 7×9 image with 21 channels (every block size and
+/// remainder), stride 1 and 2, against the definition: the portable loop natively, the SIMD128
+/// kernel in WebAssembly (which tract runs for PP-LCNet's depthwise layers there).
+#[test]
+fn depthwise_every_position_and_channel_against_the_definition() {
+    let (h, w, channels, kh, kw) = (7usize, 9usize, 21usize, 5usize, 5usize);
+    let k_stride = 24;
+    let input: Vec<f32> = (0..h * w * channels).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+    let kernel: Vec<f32> = (0..kh * kw * k_stride).map(|i| ((i * 13 % 29) as f32 - 14.0) / 7.0).collect();
+    let bias: Vec<f32> = (0..channels).map(|c| c as f32 / 4.0 - 2.0).collect();
+    // Valid positions of one output row: taps over the kh×kw window from the row's start.
+    let taps: Vec<usize> = (0..kh * kw).collect();
+    let offsets: Vec<isize> = (0..kh).flat_map(|y| (0..kw).map(move |x| ((y * w + x) * channels) as isize)).collect();
+    for stride in [1usize, 2] {
+        let len = (w - kw) / stride + 1;
+        let mut output = vec![f32::NAN; len * channels];
+        // SAFETY: every tap of every position reads inside `input`; `output` holds len rows.
+        unsafe {
+            sightline_kernels::depthwise::depthwise_c_f32(input.as_ptr(), output.as_mut_ptr(), kernel.as_ptr(), &taps, &offsets, bias.as_ptr(), channels, k_stride, len,
+                (stride * channels) as isize, channels as isize);
+        }
+        for i in 0..len {
+            for c in 0..channels {
+                let want = taps.iter().zip(&offsets).fold(bias[c], |sum, (&t, &o)| sum + kernel[t * k_stride + c] * input[(i * stride * channels) as usize + o as usize + c]);
+                let got = output[i * channels + c];
+                assert!((got - want).abs() <= 1e-4 * want.abs().max(1.0), "stride {stride}, position {i}, channel {c}: {got} vs {want}");
+            }
+        }
     }
 }

@@ -222,6 +222,17 @@ fn the_profile_accounts_for_every_stage_and_network() {
     for network in &whole.networks {
         let nodes: usize = network.ops.iter().map(|o| o.nodes).sum();
         assert_eq!(network.total_ms, nodes as f64, "{:?}", network.network);
+        // tract's count of the multiply-adds, per operator and per node: the matrix products do
+        // nearly all of them, element-wise operators none.
+        let macs = |op: &str| network.ops.iter().filter(|o| o.op.contains(op)).map(|o| o.macs).sum::<u64>();
+        assert_eq!(network.macs, network.ops.iter().map(|o| o.macs).sum::<u64>());
+        assert!(macs("MatMul") > network.macs / 2 && macs("ActivationChain") == 0, "{:?}: {:?}", network.network, network.ops);
+        assert_eq!(network.nodes.len(), nodes.min(12));
+        assert!(network.nodes.windows(2).all(|w| w[0].ms >= w[1].ms));
+        if network.network != Orientation {
+            // PP-LCNet's hard-swish chains run in one pass (src/activation_chains.rs).
+            assert!(network.ops.iter().any(|o| o.op == "ActivationChain(HardSwishAffine)"), "{:?}", network.ops);
+        }
         assert!(network.ops.windows(2).all(|w| w[0].ms >= w[1].ms), "slowest first");
         assert!(network.ops.iter().all(|o| o.ms == o.nodes as f64));
     }

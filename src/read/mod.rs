@@ -50,6 +50,9 @@ const UPSIDE_DOWN_THRESHOLD: f32 = 0.9;
 /// Lines read with a lower mean character probability are dropped (PaddleOCR's drop score).
 const MIN_LINE_CONFIDENCE: f32 = 0.5;
 
+/// How many of a network's slowest nodes a profile lists (`OcrEngine::profile`).
+const SLOWEST_NODES: usize = 12;
+
 /// The files of the PP-OCRv5 set, as bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct OcrFiles<'a> {
@@ -141,7 +144,11 @@ pub struct NetworkProfile {
     /// [height, width] of the input.
     pub input: [usize; 2],
     pub total_ms: f64,
+    /// Every multiply-add of the network's run, as tract counts them.
+    pub macs: u64,
     pub ops: Vec<OperatorTime>,
+    /// The slowest nodes, the slowest first (with their multiply-adds: the rate each runs at).
+    pub nodes: Vec<NodeTime>,
 }
 
 /// A stopwatch on the caller's clock: `lap` gives the milliseconds since the previous lap.
@@ -220,6 +227,11 @@ impl PlanCache {
     fn run(&self, input: Vec<f32>, shape: [usize; 4]) -> Result<(Vec<usize>, Vec<f32>)> {
         run(&self.plan(shape)?, input, shape)
     }
+
+    /// The network's output shape for an input of `shape`, checked without making a plan.
+    fn output_shape(&self, shape: [usize; 4]) -> Result<Vec<usize>> {
+        onnx::output_shape(self.model.clone(), self.what, shape)
+    }
 }
 
 /// Parse a network and check it has one input and one output, as PaddleOCR's exports do.
@@ -248,8 +260,10 @@ impl OcrEngine {
     pub fn load(files: OcrFiles<'_>) -> Result<OcrEngine> {
         let charset = Charset::parse(files.dictionary)?;
         let detector = PlanCache::new(files.detector, "text detection model", DETECTOR_PLANS)?;
-        // Fail at load time, not on the first image, if the detector cannot run at all.
-        detector.plan([1, 3, MIN_DETECTOR_SIDE, MIN_DETECTOR_SIDE])?;
+        // Fail at load time, not on the first image, if the detector cannot take an image at all.
+        // Typing the graph checks that; plans are made for the shapes images come in (a plan for
+        // this one was most of the load's time in the browser).
+        detector.output_shape([1, 3, MIN_DETECTOR_SIDE, MIN_DETECTOR_SIDE])?;
         let recognizer = PlanCache::new(files.recognizer, "text recognition model", RECOGNIZER_PLANS)?;
         let (ow, oh) = ORIENTATION_SIZE;
         let orientation = files
@@ -274,7 +288,7 @@ impl OcrEngine {
     /// The recogniser's class count must be the dictionary's length, or every character would
     /// come out shifted.
     fn check_dictionary(&self) -> Result<()> {
-        let (shape, _) = self.recognizer.run(vec![0.0; 3 * LINE_HEIGHT * MIN_LINE_WIDTH], [1, 3, LINE_HEIGHT, MIN_LINE_WIDTH])?;
+        let shape = self.recognizer.output_shape([1, 3, LINE_HEIGHT, MIN_LINE_WIDTH])?;
         let classes = shape.last().copied().unwrap_or(0);
         if shape.len() != 3 || classes != self.charset.len() {
             return Err(SightlineError::ModelInterfaceMismatch {
@@ -439,8 +453,11 @@ impl OcrEngine {
         let networks = shapes
             .into_iter()
             .map(|(network, shape)| {
-                let nodes = self.profile_network(network, shape, clock)?;
-                Ok(NetworkProfile { network, input: [shape.0, shape.1], total_ms: nodes.iter().map(|n| n.ms).sum(), ops: per_operator(&nodes) })
+                let mut nodes = self.profile_network(network, shape, clock)?;
+                let (total_ms, macs, ops) = (nodes.iter().map(|n| n.ms).sum(), nodes.iter().map(|n| n.macs).sum(), per_operator(&nodes));
+                nodes.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+                nodes.truncate(SLOWEST_NODES);
+                Ok(NetworkProfile { network, input: [shape.0, shape.1], total_ms, macs, ops, nodes })
             })
             .collect::<Result<_>>()?;
         Ok(OcrProfile { first, warm, networks })
