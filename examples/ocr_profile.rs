@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use sightline::read::{per_operator, OcrEngine, OcrNetwork, ReadProfile};
+use sightline::read::{per_operator, OcrEngine, OcrNetwork, ReadProfile, SLOWEST_NODES};
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -106,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         nodes.sort_by(|a, b| b.ms.total_cmp(&a.ms));
         let slowest: Vec<_> = nodes
             .iter()
-            .take(12)
+            .take(SLOWEST_NODES)
             .map(|n| serde_json::json!({ "node": n.node, "op": n.op, "ms": round(n.ms), "mmacs": n.macs / 1_000_000, "gmac_per_s": rate(n.macs, n.ms) }))
             .collect();
         println!("{}", serde_json::json!({ "network": format!("{network:?}"), "input": shape, "total_ms": round(total_ms), "gmacs": round(macs as f64 / 1e9), "ops": ops, "slowest": slowest }));

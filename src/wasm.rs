@@ -241,8 +241,8 @@ impl WasmAnalyzer {
     }
 
     /// Where local `read` spends its time on this image, on `performance.now()`: the stages of a
-    /// first and a second call and the networks per operator (`OcrEngine::profile`;
-    /// `scripts/bench-ocr --profile`).
+    /// first and a second call, and each network per operator with tract's count of multiply-adds
+    /// and its slowest nodes (`OcrEngine::profile`; `scripts/bench-ocr --profile`).
     #[wasm_bindgen(js_name = profileRead)]
     pub fn profile_read(&self, image: &[u8]) -> Result<JsValue, JsValue> {
         let engine = self.core.read_engine().ok_or_else(|| js_error(Part::Read.not_loaded()))?;

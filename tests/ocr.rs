@@ -227,7 +227,7 @@ fn the_profile_accounts_for_every_stage_and_network() {
         let macs = |op: &str| network.ops.iter().filter(|o| o.op.contains(op)).map(|o| o.macs).sum::<u64>();
         assert_eq!(network.macs, network.ops.iter().map(|o| o.macs).sum::<u64>());
         assert!(macs("MatMul") > network.macs / 2 && macs("ActivationChain") == 0, "{:?}: {:?}", network.network, network.ops);
-        assert_eq!(network.nodes.len(), nodes.min(12));
+        assert_eq!(network.nodes.len(), nodes.min(sightline::read::SLOWEST_NODES));
         assert!(network.nodes.windows(2).all(|w| w[0].ms >= w[1].ms));
         if network.network != Orientation {
             // PP-LCNet's hard-swish chains run in one pass (src/activation_chains.rs).

@@ -51,7 +51,7 @@ const UPSIDE_DOWN_THRESHOLD: f32 = 0.9;
 const MIN_LINE_CONFIDENCE: f32 = 0.5;
 
 /// How many of a network's slowest nodes a profile lists (`OcrEngine::profile`).
-const SLOWEST_NODES: usize = 12;
+pub const SLOWEST_NODES: usize = 12;
 
 /// The files of the PP-OCRv5 set, as bytes.
 #[derive(Debug, Clone, Copy)]
