@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use sightline::read::{per_operator, OcrEngine, OcrNetwork, ReadProfile, SLOWEST_NODES};
+use sightline::read::{NetworkProfile, OcrEngine, OcrNetwork, ReadProfile};
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -95,21 +95,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     shapes.sort_by_key(|(network, shape)| (format!("{network:?}"), *shape));
     shapes.dedup();
     for (network, shape) in shapes {
-        let mut nodes = ocr.profile_network(network, shape, &clock)?;
+        let profile = NetworkProfile::of(network, [shape.0, shape.1], ocr.profile_network(network, shape, &clock)?);
         // Multiply-adds per nanosecond: GMAC/s.
         let rate = |macs: u64, ms: f64| if macs == 0 || ms <= 0.0 { serde_json::Value::Null } else { round(macs as f64 / ms / 1e6).into() };
-        let ops: Vec<_> = per_operator(&nodes)
-            .into_iter()
+        let ops: Vec<_> = profile
+            .ops
+            .iter()
             .map(|o| serde_json::json!({ "op": o.op, "ms": round(o.ms), "nodes": o.nodes, "gmac_per_s": rate(o.macs, o.ms) }))
             .collect();
-        let (total_ms, macs) = (nodes.iter().map(|n| n.ms).sum::<f64>(), nodes.iter().map(|n| n.macs).sum::<u64>());
-        nodes.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-        let slowest: Vec<_> = nodes
+        let slowest: Vec<_> = profile
+            .nodes
             .iter()
-            .take(SLOWEST_NODES)
             .map(|n| serde_json::json!({ "node": n.node, "op": n.op, "ms": round(n.ms), "mmacs": n.macs / 1_000_000, "gmac_per_s": rate(n.macs, n.ms) }))
             .collect();
-        println!("{}", serde_json::json!({ "network": format!("{network:?}"), "input": shape, "total_ms": round(total_ms), "gmacs": round(macs as f64 / 1e9), "ops": ops, "slowest": slowest }));
+        println!(
+            "{}",
+            serde_json::json!({ "network": format!("{network:?}"), "input": shape, "total_ms": round(profile.total_ms), "gmacs": round(profile.macs as f64 / 1e9), "ops": ops, "slowest": slowest })
+        );
     }
     Ok(())
 }

@@ -41,22 +41,37 @@ impl Chain {
         if input.datum_type != f32::datum_type() || input.shape.as_concrete().is_none() {
             return None;
         }
+        if !node.inputs[1..].iter().all(|&i| model.outlet_fact(i).is_ok_and(|f| f.datum_type == f32::datum_type())) {
+            return None;
+        }
         let steps: Vec<(BinOp, BShare)> = chain.steps.iter().map(|s| (s.linalg_op, s.share)).collect();
-        let f32_operands = |range: std::ops::Range<usize>| range.map(|i| i + 1).all(|input| model.outlet_fact(node.inputs[input]).is_ok_and(|f| f.datum_type == f32::datum_type()));
         match steps.as_slice() {
             [(Mul, PerBlock), (Add, PerBlock), (Min, PerBlock), (Max, PerBlock), (Mul, Lockstep), (Mul, PerBlock), (Add, PerBlock)]
-                if node.inputs[5] == node.inputs[0] && f32_operands(0..4) && f32_operands(5..7) =>
+                if node.inputs[5] == node.inputs[0] =>
             {
                 Some(Chain::HardSwishAffine)
             }
-            [(Add, PerBlock), (Mul, PerBlock), (Add, PerBlock)] if f32_operands(0..3) => Some(Chain::AddMulAdd),
+            [(Add, PerBlock), (Mul, PerBlock), (Add, PerBlock)] => Some(Chain::AddMulAdd),
             [(Add, Lockstep), (Mul, PerBlock), (Add, PerBlock)]
-                if f32_operands(0..3)
-                    && (2..4).all(|i| model.outlet_fact(node.inputs[i]).is_ok_and(|f| f.shape.volume() == 1.to_dim())) =>
+                if Chain::ChannelAddMulAdd
+                    .block_inputs()
+                    .iter()
+                    .all(|&i| model.outlet_fact(node.inputs[i]).is_ok_and(|f| f.shape.volume() == 1.to_dim())) =>
             {
                 Some(Chain::ChannelAddMulAdd)
             }
             _ => None,
+        }
+    }
+
+    /// The inputs holding one value, or one per block of consecutive elements, in the order the
+    /// kernel takes them: every operand but the hard-swish's own input (input 5) and the
+    /// channel-last bias (input 1, element `i`'s value at `i mod channels`).
+    fn block_inputs(self) -> &'static [usize] {
+        match self {
+            Chain::HardSwishAffine => &[1, 2, 3, 4, 6, 7],
+            Chain::AddMulAdd => &[1, 2, 3],
+            Chain::ChannelAddMulAdd => &[2, 3],
         }
     }
 }
@@ -98,15 +113,10 @@ impl EvalOp for ActivationChain {
         let x = inputs[0].try_as_plain_ram()?;
         let x = x.as_slice::<f32>()?;
         let len = x.len();
-        // The operands the constants come from (the hard-swish's input step is not one), each with
-        // the number of consecutive elements that share one of its values.
-        let operand_inputs: &[usize] = match self.chain {
-            Chain::HardSwishAffine => &[1, 2, 3, 4, 6, 7],
-            Chain::AddMulAdd => &[1, 2, 3],
-            Chain::ChannelAddMulAdd => &[2, 3],
-        };
-        let mut operands = Vec::with_capacity(operand_inputs.len());
-        for &i in operand_inputs {
+        // Each block operand with the number of consecutive elements that share one of its values.
+        let block_inputs = self.chain.block_inputs();
+        let mut operands = Vec::with_capacity(block_inputs.len());
+        for &i in block_inputs {
             let values = inputs[i].try_as_plain_ram()?;
             let values = values.as_slice::<f32>()?.to_vec();
             ensure!(!values.is_empty() && len % values.len() == 0, "ActivationChain: {} values for {len} elements", values.len());

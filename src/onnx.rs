@@ -39,24 +39,28 @@ pub(crate) fn proto(parser: &tract_onnx::Onnx, bytes: &[u8], what: &str) -> Resu
     parser.proto_model_for_read(&mut Cursor::new(bytes)).map_err(|e| invalid(what, format!("{e:#}")))
 }
 
-/// Fix the one image input to an f32 tensor of `shape` and optimise into a runnable plan (with
-/// PP-LCNet's activation chains in one pass: `activation_chains`); a model
-/// that cannot take it is `ModelInterfaceMismatch`.
-pub(crate) fn runnable(mut model: InferenceModel, what: &str, shape: [usize; 4]) -> Result<Arc<TypedRunnableModel>> {
+/// Fix the one image input to an f32 tensor of `shape` and type the graph; a model that cannot
+/// take it is `ModelInterfaceMismatch`.
+fn typed(mut model: InferenceModel, what: &str, shape: [usize; 4]) -> Result<TypedModel> {
     model.set_input_fact(0, f32::fact(shape).into()).map_err(|e| invalid(what, e.to_string()))?;
-    model
+    model.into_typed().map_err(|e| mismatch(what, format!("it does not accept a {shape:?} image tensor: {e:#}")))
+}
+
+/// [`typed`], then optimised into a runnable plan (with PP-LCNet's activation chains in one pass:
+/// `activation_chains`).
+pub(crate) fn runnable(model: InferenceModel, what: &str, shape: [usize; 4]) -> Result<Arc<TypedRunnableModel>> {
+    typed(model, what, shape)?
         .into_optimized()
         .and_then(crate::activation_chains::fuse)
         .and_then(|m| m.into_runnable())
         .map_err(|e| mismatch(what, format!("it does not accept a {shape:?} image tensor: {e:#}")))
 }
 
-/// The shape of the one output of `model` for an f32 input of `shape`, from tract's typing of the
-/// graph alone (no optimisation: a fraction of [`runnable`]'s time): a load-time check that the
-/// model takes such an input. A model that cannot is `ModelInterfaceMismatch`.
-pub(crate) fn output_shape(mut model: InferenceModel, what: &str, shape: [usize; 4]) -> Result<Vec<usize>> {
-    model.set_input_fact(0, f32::fact(shape).into()).map_err(|e| invalid(what, e.to_string()))?;
-    let typed = model.into_typed().map_err(|e| mismatch(what, format!("it does not accept a {shape:?} image tensor: {e:#}")))?;
+/// The shape of the one output of `model` for an f32 input of `shape`, from [`typed`] alone (no
+/// optimisation: a fraction of [`runnable`]'s time): a load-time check that the model takes such an
+/// input.
+pub(crate) fn output_shape(model: InferenceModel, what: &str, shape: [usize; 4]) -> Result<Vec<usize>> {
+    let typed = typed(model, what, shape)?;
     let output = typed.output_outlets().ok().and_then(|o| o.first().copied());
     let fact = output.and_then(|o| typed.outlet_fact(o).ok());
     fact.and_then(|f| f.shape.as_concrete().map(<[usize]>::to_vec))

@@ -151,6 +151,17 @@ pub struct NetworkProfile {
     pub nodes: Vec<NodeTime>,
 }
 
+impl NetworkProfile {
+    /// One network's profile from its timed nodes (`OcrEngine::profile_network`): totals, the
+    /// time per operator, and the [`SLOWEST_NODES`] slowest nodes.
+    pub fn of(network: OcrNetwork, input: [usize; 2], mut nodes: Vec<NodeTime>) -> NetworkProfile {
+        let (total_ms, macs, ops) = (nodes.iter().map(|n| n.ms).sum(), nodes.iter().map(|n| n.macs).sum(), per_operator(&nodes));
+        nodes.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        nodes.truncate(SLOWEST_NODES);
+        NetworkProfile { network, input, total_ms, macs, ops, nodes }
+    }
+}
+
 /// A stopwatch on the caller's clock: `lap` gives the milliseconds since the previous lap.
 struct Laps<'a> {
     clock: &'a dyn Fn() -> f64,
@@ -453,11 +464,7 @@ impl OcrEngine {
         let networks = shapes
             .into_iter()
             .map(|(network, shape)| {
-                let mut nodes = self.profile_network(network, shape, clock)?;
-                let (total_ms, macs, ops) = (nodes.iter().map(|n| n.ms).sum(), nodes.iter().map(|n| n.macs).sum(), per_operator(&nodes));
-                nodes.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-                nodes.truncate(SLOWEST_NODES);
-                Ok(NetworkProfile { network, input: [shape.0, shape.1], total_ms, macs, ops, nodes })
+                Ok(NetworkProfile::of(network, [shape.0, shape.1], self.profile_network(network, shape, clock)?))
             })
             .collect::<Result<_>>()?;
         Ok(OcrProfile { first, warm, networks })
